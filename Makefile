@@ -1,0 +1,34 @@
+# Entry points for a fresh machine with Python 3.11 and pip.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
+DEMO_DIR ?= demo/dagster-crypto-data
+DEMO_DAY ?= 2024-01-02
+export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
+
+.PHONY: bootstrap demo test lint dev-render clean
+
+bootstrap:  ## install uv (if missing) and the template's own tooling
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.13,<0.14"
+	$(UV) sync --frozen --group dev --quiet 2>/dev/null || $(UV) sync --group dev --quiet
+
+demo: bootstrap  ## scaffold the default project, materialize one day offline, show where the data is
+	rm -rf $(DEMO_DIR)
+	$(UV) run copier copy --trust --defaults --vcs-ref HEAD . $(DEMO_DIR)
+	cd $(DEMO_DIR) && $(UV) sync --quiet && $(UV) run dagster-crypto-demo --date $(DEMO_DAY)
+
+test: bootstrap  ## every test: template checks, renders of each answer set and their own suites
+	$(UV) run pytest -n 2 --dist loadgroup tests
+
+lint: bootstrap
+	$(UV) run ruff check tests hooks benchmarks && $(UV) run ruff format --check tests hooks benchmarks
+
+dev-render: bootstrap  ## render the working tree with defaults into DEST (keeps DEST/.venv)
+	@test -n "$(DEST)" || (echo "usage: make dev-render DEST=/tmp/render" && exit 2)
+	$(UV) run copier copy --trust --defaults --overwrite --vcs-ref HEAD . $(DEST)
+	cd $(DEST) && $(UV) sync --quiet
+
+clean:
+	rm -rf demo .cache build
