@@ -12,12 +12,12 @@ export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 
 bootstrap:  ## install uv (if missing) and the template's own tooling
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.13,<0.14"
-	$(UV) sync --frozen --group dev --quiet 2>/dev/null || $(UV) sync --group dev --quiet
+	$(UV) sync --locked --quiet
 
 demo: bootstrap  ## scaffold the default project, materialize one day offline, show where the data is
 	rm -rf $(DEMO_DIR)
 	$(UV) run copier copy --trust --defaults --vcs-ref HEAD . $(DEMO_DIR)
-	cd $(DEMO_DIR) && $(UV) sync --quiet && $(UV) run dagster-crypto-demo --date $(DEMO_DAY)
+	cd $(DEMO_DIR) && $(UV) sync --quiet && $(UV) run python -m dagster_crypto_data.demo --date $(DEMO_DAY)
 
 test: bootstrap  ## every test: template checks, renders of each answer set and their own suites
 	$(UV) run pytest -n 2 --dist loadgroup tests

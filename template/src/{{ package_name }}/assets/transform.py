@@ -1,0 +1,122 @@
+"""Transform assets: raw exchange payloads -> normalized polars frames with explicit schemas."""
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from ..checks import OHLCV_CHECK_SPECS, run_ohlcv_checks
+from ..partitions import daily_partitions
+from ..schemas import CANDLE_KEY, FEATURES_SCHEMA, OHLCV_SCHEMA
+from ..settings import EXCHANGES, SYMBOLS, TIMEFRAME
+from .extract import ohlcv_asset_key
+
+TRANSFORM_GROUP = "transform"
+MARKET_PREFIX = "market"
+
+# Candles in the rolling volatility window; the first candles of a day use what is available.
+VOLATILITY_WINDOW = 12
+
+_CANDLE_COLUMNS = ["ts_ms", "open", "high", "low", "close", "volume"]
+_CANDLE_SCHEMA = {"ts_ms": pl.Int64} | {name: pl.Float64 for name in _CANDLE_COLUMNS[1:]}
+
+# Shared by every table of the transform layer: how a partition maps to rows, and their key.
+TABLE_METADATA = {"partition_expr": "ts", "primary_key": CANDLE_KEY}
+
+
+def normalize_ohlcv(
+    payloads: Mapping[str, Mapping[str, Any]],
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+) -> pl.DataFrame:
+    """One frame of candles across exchanges: typed, inside the window, deduplicated, sorted.
+
+    `payloads` maps an exchange id to its raw OHLCV extract payload.
+    """
+    frames = [
+        pl.DataFrame(entry["ohlcv"], schema=_CANDLE_SCHEMA, orient="row", strict=False)
+        .with_columns(
+            exchange=pl.lit(exchange_id),
+            symbol=pl.lit(entry["symbol"]),
+            timeframe=pl.lit(entry["timeframe"]),
+        )
+        for exchange_id, payload in payloads.items()
+        for entry in payload["data"]
+    ]
+    if not frames:
+        return OHLCV_SCHEMA.to_frame()
+    candles = pl.concat(frames).with_columns(
+        ts=pl.from_epoch("ts_ms", time_unit="ms").dt.replace_time_zone("UTC")
+    )
+    if window_start is not None:
+        candles = candles.filter(pl.col("ts") >= window_start)
+    if window_end is not None:
+        candles = candles.filter(pl.col("ts") < window_end)
+    return (
+        candles.unique(subset=CANDLE_KEY, keep="last")
+        .select(pl.col(name).cast(dtype) for name, dtype in OHLCV_SCHEMA.items())
+        .sort(CANDLE_KEY)
+    )
+
+
+def compute_features(ohlcv: pl.DataFrame, volatility_window: int = VOLATILITY_WINDOW) -> pl.DataFrame:
+    """Per-symbol returns, log returns, session VWAP and rolling volatility of log returns."""
+    series = ["exchange", "symbol"]
+    previous_close = pl.col("close").shift(1).over(series, order_by="ts")
+    typical_volume = ((pl.col("high") + pl.col("low") + pl.col("close")) / 3) * pl.col("volume")
+    log_return = (pl.col("close") / previous_close).log()
+    features = ohlcv.sort(CANDLE_KEY).with_columns(
+        simple_return=pl.col("close") / previous_close - 1,
+        log_return=log_return,
+        vwap=typical_volume.cum_sum().over(series, order_by="ts")
+        / pl.col("volume").cum_sum().over(series, order_by="ts"),
+    )
+    features = features.with_columns(
+        rolling_volatility=pl.col("log_return")
+        .rolling_std(window_size=volatility_window, min_samples=2)
+        .over(series, order_by="ts")
+    )
+    return features.select(pl.col(name).cast(dtype) for name, dtype in FEATURES_SCHEMA.items())
+
+
+@dg.asset(
+    key=[MARKET_PREFIX, "ohlcv"],
+    ins={
+        f"{exchange_id}_ohlcv": dg.AssetIn(key=ohlcv_asset_key(exchange_id))
+        for exchange_id in EXCHANGES
+    },
+    partitions_def=daily_partitions,
+    io_manager_key="transform_io_manager",
+    group_name=TRANSFORM_GROUP,
+    kinds={"polars"},
+    metadata=TABLE_METADATA,
+    check_specs=OHLCV_CHECK_SPECS,
+    description=f"{TIMEFRAME} candles of every exchange and symbol, normalized, one UTC day.",
+)
+def ohlcv(
+    context: dg.AssetExecutionContext, **raw_ohlcv: dict[str, Any]
+) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
+    window = context.partition_time_window
+    payloads = {name.removesuffix("_ohlcv"): payload for name, payload in raw_ohlcv.items()}
+    frame = normalize_ohlcv(payloads, window.start, window.end)
+    yield dg.Output(frame)
+    yield from run_ohlcv_checks(frame, window.start, window.end, EXCHANGES, SYMBOLS, TIMEFRAME)
+
+
+@dg.asset(
+    key=[MARKET_PREFIX, "ohlcv_features"],
+    ins={"ohlcv": dg.AssetIn(key=[MARKET_PREFIX, "ohlcv"])},
+    partitions_def=daily_partitions,
+    io_manager_key="transform_io_manager",
+    group_name=TRANSFORM_GROUP,
+    kinds={"polars"},
+    metadata=TABLE_METADATA,
+    description="Per-symbol returns, log returns, session VWAP and rolling volatility.",
+)
+def ohlcv_features(ohlcv: pl.DataFrame) -> pl.DataFrame:
+    return compute_features(ohlcv)
+
+
+transform_assets: list[dg.AssetsDefinition] = [ohlcv, ohlcv_features]

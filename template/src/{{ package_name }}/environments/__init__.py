@@ -1,0 +1,30 @@
+"""One Definitions module per environment; they differ only in the resources they bind.
+
+Asset code names IO manager keys, never backends; an environment binds every key below.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from ..assets import extract_assets, transform_assets
+from ..jobs import daily_market_data_job
+from ..schedules import daily_market_data_schedule
+
+ENVIRONMENTS = ("dev",)
+
+RESOURCE_KEYS = ("exchange", "extract_io_manager", "transform_io_manager")
+
+
+def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
+    """The project's assets, checks, job and schedule bound to one environment's resources."""
+    missing = sorted(set(RESOURCE_KEYS) - set(resources))
+    if missing:
+        raise ValueError(f"An environment must bind the resource keys {missing}.")
+    return dg.Definitions(
+        assets=[*extract_assets, *transform_assets],
+        jobs=[daily_market_data_job],
+        schedules=[daily_market_data_schedule],
+        resources=dict(resources),
+    )

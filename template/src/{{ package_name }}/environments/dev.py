@@ -1,0 +1,26 @@
+"""dev: everything on this machine. Raw JSON files, a DuckDB warehouse, replayed exchanges.
+
+Data goes to DATA_DIR (default ./data, relative to where `dagster dev` runs): raw files under
+data/raw/ (the asset key prefix), the warehouse in data/crypto.duckdb.
+Set EXCHANGE_MODE=live to pull real data from the exchanges.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..io_managers import DuckDBIOManager, FilesystemIOManager
+from ..resources import ExchangeResource
+from . import build_definitions
+
+
+def dev_resources(data_dir: str | Path | None = None, exchange_mode: str | None = None) -> dict[str, Any]:
+    data_dir = Path(data_dir or os.environ.get("DATA_DIR", "data"))
+    return {
+        "exchange": ExchangeResource(mode=exchange_mode or os.environ.get("EXCHANGE_MODE", "replay")),
+        "extract_io_manager": FilesystemIOManager(base_path=str(data_dir)),
+        "transform_io_manager": DuckDBIOManager(db_path=str(data_dir / "crypto.duckdb")),
+    }
+
+
+defs = build_definitions(dev_resources())

@@ -1,0 +1,121 @@
+"""Fixtures of the template's own tests: each answer set is rendered (and installed) once.
+
+Renders come from the committed template plus any uncommitted changes (`vcs_ref="HEAD"`), and
+every `uv` call shares one cache, so the answer sets cost one resolution between them.
+"""
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+
+# Answer sets rendered by the tests: the defaults and two that move every axis the template has.
+ANSWER_SETS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "all_exchanges_15m": {
+        "project_name": "Market Lake",
+        "package_name": "market_lake",
+        "exchanges": ["binance", "bybit", "okx", "kraken"],
+        "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"],
+        "timeframe": "15m",
+    },
+    "kraken_okx_4h": {
+        "project_name": "Alt Data",
+        "project_slug": "alt-data-pipeline",
+        "package_name": "alt_data",
+        "exchanges": ["okx", "kraken"],
+        "symbols": ["ETH/BTC", "SOL/USDT"],
+        "timeframe": "4h",
+        "partitions_start_date": "2023-06-15",
+        "author_name": "Quant Team",
+        "author_email": "quant@example.org",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Render:
+    name: str
+    path: Path
+    answers: dict[str, Any]
+
+    @property
+    def package(self) -> str:
+        return self.answers["package_name"]
+
+
+def render(destination: Path, data: Mapping[str, Any], **options: Any) -> dict[str, Any]:
+    """Render the template into `destination` and return the recorded answers."""
+    copier.run_copy(
+        str(TEMPLATE_ROOT),
+        str(destination),
+        data=dict(data),
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+        unsafe=True,
+        **options,
+    )
+    return yaml.safe_load((destination / ".copier-answers.yml").read_text())
+
+
+def uv_environment() -> dict[str, str]:
+    """The caller's environment minus anything that would point uv at another virtualenv."""
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}}
+    env.setdefault("UV_CACHE_DIR", str(TEMPLATE_ROOT / ".cache" / "uv"))
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["DAGSTER_DISABLE_TELEMETRY"] = "1"
+    return env
+
+
+def uv_bin() -> list[str]:
+    found = shutil.which("uv")
+    return [found] if found else ["python3", "-m", "uv"]
+
+
+def run_uv(project: Path, *args: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
+    """Run `uv <args>` in a rendered project; a failure shows the command's whole output."""
+    result = subprocess.run(
+        [*uv_bin(), *args],
+        cwd=project,
+        env=uv_environment() | env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"`uv {' '.join(args)}` failed in {project} ({result.returncode}):\n"
+        f"{result.stdout[-8000:]}\n{result.stderr[-8000:]}"
+    )
+    return result
+
+
+_renders: dict[str, Render] = {}
+
+
+def installed_render(name: str, tmp_path_factory: pytest.TempPathFactory) -> Render:
+    """The answer set `name`, rendered and `uv sync`-ed once per test session (per worker)."""
+    if name not in _renders:
+        path = tmp_path_factory.mktemp(f"render-{name}") / "project"
+        answers = render(path, ANSWER_SETS[name])
+        run_uv(path, "sync", "--quiet")
+        _renders[name] = Render(name=name, path=path, answers=answers)
+    return _renders[name]
+
+
+@pytest.fixture(scope="session")
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DAGSTER_HOME with telemetry off for every Dagster process the tests start."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home

@@ -1,0 +1,76 @@
+"""Questions of copier.yml: derived defaults, and invalid answers refused with clear messages."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TEMPLATE_ROOT, render
+
+
+def test_names_derive_from_the_project_name(tmp_path: Path) -> None:
+    answers = render(tmp_path / "p", {"project_name": "  My Crypto Lake 2 "})
+    assert answers["project_slug"] == "my-crypto-lake-2"
+    assert answers["package_name"] == "my_crypto_lake_2"
+    assert (tmp_path / "p" / "src" / "my_crypto_lake_2" / "definitions.py").is_file()
+    assert 'name = "my-crypto-lake-2"' in (tmp_path / "p" / "pyproject.toml").read_text()
+
+
+def test_defaults_match_the_reference_names(tmp_path: Path) -> None:
+    answers = render(tmp_path / "p", {})
+    assert answers["project_slug"] == "dagster-crypto-data"
+    assert answers["package_name"] == "dagster_crypto_data"
+    assert answers["exchanges"] == ["binance"]
+    assert answers["symbols"] == ["BTC/USDT", "ETH/USDT"]
+    assert answers["timeframe"] == "1h"
+    assert answers["python_version"] == "3.11"
+    assert answers["_src_path"]  # copier update needs to know where the template lives
+
+
+def test_python_version_reaches_the_project(tmp_path: Path) -> None:
+    render(tmp_path / "p", {"python_version": "3.12"})
+    pyproject = (tmp_path / "p" / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.12"' in pyproject
+    assert 'target-version = "py312"' in pyproject
+    assert (tmp_path / "p" / ".python-version").read_text().strip() == "3.12"
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"project_name": "   "}, "project_name must not be empty"),
+        ({"project_slug": "Bad Slug"}, 'project_slug "Bad Slug" is not kebab-case'),
+        ({"project_slug": "double--hyphen"}, "is not kebab-case"),
+        ({"package_name": "1bad"}, 'package_name "1bad" is not a valid Python package name'),
+        ({"package_name": "has-dash"}, "is not a valid Python package name"),
+        ({"package_name": "import"}, 'package_name "import" is a Python keyword'),
+        ({"package_name": "polars"}, "clashes with a library"),
+        ({"author_email": "nobody"}, 'author_email "nobody" is not an e-mail address'),
+        ({"python_version": "2.7"}, "Invalid choice for 'python_version'"),
+        ({"exchanges": []}, "exchanges must name at least one exchange: choose from binance"),
+        ({"exchanges": ["ftx"]}, "Invalid choice for 'exchanges'"),
+        ({"symbols": "BTC/USDT"}, "symbols must be a non-empty YAML list"),
+        ({"symbols": []}, "symbols must be a non-empty YAML list"),
+        ({"symbols": ["btc-usdt"]}, 'symbols entry "btc-usdt" is not a BASE/QUOTE pair'),
+        ({"symbols": ["BTC/USDT", "BTC/USDT"]}, "symbols lists a pair twice"),
+        ({"timeframe": "2h"}, "Invalid choice for 'timeframe'"),
+        ({"partitions_start_date": "2024-02-30"}, 'partitions_start_date "2024-02-30" is not'),
+        ({"partitions_start_date": "01/02/2024"}, "use YYYY-MM-DD"),
+        ({"partitions_start_date": "2009-12-31"}, "on or after 2010-01-01"),
+    ],
+)
+def test_invalid_answers_are_refused(tmp_path: Path, answers: dict, message: str) -> None:
+    with pytest.raises(ValueError, match="(?s)" + message.replace("(", r"\(").replace(")", r"\)")):
+        render(tmp_path / "p", answers)
+    assert not (tmp_path / "p" / "pyproject.toml").exists()
+
+
+def test_leap_day_is_a_valid_start_date(tmp_path: Path) -> None:
+    answers = render(tmp_path / "p", {"partitions_start_date": "2024-02-29"})
+    assert answers["partitions_start_date"] == "2024-02-29"
+
+
+def test_every_question_has_help_text() -> None:
+    config = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
+    questions = {key: value for key, value in config.items() if not key.startswith("_")}
+    assert questions
+    assert all(spec.get("help") for spec in questions.values()), questions

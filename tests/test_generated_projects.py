@@ -1,0 +1,35 @@
+"""Each answer set renders into a project that is lint-clean, validates and passes its own tests."""
+
+import pytest
+from conftest import ANSWER_SETS, installed_render, run_uv
+
+pytestmark = pytest.mark.slow
+
+ANSWER_SET_PARAMS = [
+    pytest.param(name, marks=pytest.mark.xdist_group(name), id=name) for name in ANSWER_SETS
+]
+
+
+@pytest.mark.parametrize("answer_set", ANSWER_SET_PARAMS)
+def test_render_is_ruff_clean_as_rendered(answer_set: str, tmp_path_factory) -> None:
+    project = installed_render(answer_set, tmp_path_factory).path
+    run_uv(project, "run", "--frozen", "ruff", "check", "--no-cache", ".")
+    run_uv(project, "run", "--frozen", "ruff", "format", "--check", "--no-cache", ".")
+
+
+@pytest.mark.parametrize("answer_set", ANSWER_SET_PARAMS)
+def test_definitions_validate(answer_set: str, tmp_path_factory, dagster_home) -> None:
+    project = installed_render(answer_set, tmp_path_factory).path
+    result = run_uv(
+        project, "run", "--frozen", "dagster", "definitions", "validate",
+        DAGSTER_HOME=str(dagster_home),
+    )
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("answer_set", ANSWER_SET_PARAMS)
+def test_generated_test_suite_passes(answer_set: str, tmp_path_factory) -> None:
+    project = installed_render(answer_set, tmp_path_factory).path
+    result = run_uv(project, "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider")
+    assert " passed" in result.stdout
+    assert " skipped" not in result.stdout, result.stdout[-3000:]
