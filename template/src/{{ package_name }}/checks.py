@@ -97,9 +97,7 @@ def check_no_missing_candles(
         .join(pl.DataFrame({"symbol": list(symbols)}), how="cross")
         .join(expected_ts.to_frame().cast({"ts": TIMESTAMP}), how="cross")
     )
-    missing = expected.join(candles.select(CANDLE_KEY), on=CANDLE_KEY, how="anti").sort(
-        CANDLE_KEY
-    )
+    missing = expected.join(candles.select(CANDLE_KEY), on=CANDLE_KEY, how="anti").sort(CANDLE_KEY)
     per_series = missing.group_by("exchange", "symbol").len().sort("exchange", "symbol")
     metadata: dict[str, object] = {
         "expected_candles": expected.height,
@@ -127,6 +125,4 @@ def run_ohlcv_checks(
 ) -> Iterator[dg.AssetCheckResult]:
     yield check_ohlc_consistency(candles)
     yield check_unique_candles(candles)
-    yield check_no_missing_candles(
-        candles, window_start, window_end, exchanges, symbols, timeframe
-    )
+    yield check_no_missing_candles(candles, window_start, window_end, exchanges, symbols, timeframe)

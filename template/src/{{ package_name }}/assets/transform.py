@@ -36,8 +36,9 @@ def normalize_ohlcv(
     `payloads` maps an exchange id to its raw OHLCV extract payload.
     """
     frames = [
-        pl.DataFrame(entry["ohlcv"], schema=_CANDLE_SCHEMA, orient="row", strict=False)
-        .with_columns(
+        pl.DataFrame(
+            entry["ohlcv"], schema=_CANDLE_SCHEMA, orient="row", strict=False
+        ).with_columns(
             exchange=pl.lit(exchange_id),
             symbol=pl.lit(entry["symbol"]),
             timeframe=pl.lit(entry["timeframe"]),
@@ -61,7 +62,9 @@ def normalize_ohlcv(
     )
 
 
-def compute_features(ohlcv: pl.DataFrame, volatility_window: int = VOLATILITY_WINDOW) -> pl.DataFrame:
+def compute_features(
+    ohlcv: pl.DataFrame, volatility_window: int = VOLATILITY_WINDOW
+) -> pl.DataFrame:
     """Per-symbol returns, log returns, session VWAP and rolling volatility of log returns."""
     series = ["exchange", "symbol"]
     previous_close = pl.col("close").shift(1).over(series, order_by="ts")

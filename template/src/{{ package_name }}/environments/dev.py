@@ -14,10 +14,14 @@ from ..resources import ExchangeResource
 from . import build_definitions
 
 
-def dev_resources(data_dir: str | Path | None = None, exchange_mode: str | None = None) -> dict[str, Any]:
+def dev_resources(
+    data_dir: str | Path | None = None, exchange_mode: str | None = None
+) -> dict[str, Any]:
     data_dir = Path(data_dir or os.environ.get("DATA_DIR", "data"))
     return {
-        "exchange": ExchangeResource(mode=exchange_mode or os.environ.get("EXCHANGE_MODE", "replay")),
+        "exchange": ExchangeResource(
+            mode=exchange_mode or os.environ.get("EXCHANGE_MODE", "replay")
+        ),
         "extract_io_manager": FilesystemIOManager(base_path=str(data_dir)),
         "transform_io_manager": DuckDBIOManager(db_path=str(data_dir / "crypto.duckdb")),
     }
