@@ -70,7 +70,9 @@ def render(destination: Path, data: Mapping[str, Any], **options: Any) -> dict[s
 
 def uv_environment() -> dict[str, str]:
     """The caller's environment minus anything that would point uv at another virtualenv."""
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    }
     env.setdefault("UV_CACHE_DIR", str(TEMPLATE_ROOT / ".cache" / "uv"))
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["DAGSTER_DISABLE_TELEMETRY"] = "1"
@@ -82,7 +84,9 @@ def uv_bin() -> list[str]:
     return [found] if found else ["python3", "-m", "uv"]
 
 
-def run_uv(project: Path, *args: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
+def run_uv(
+    project: Path, *args: str, timeout: float = 900, **env: str
+) -> subprocess.CompletedProcess:
     """Run `uv <args>` in a rendered project; a failure shows the command's whole output."""
     result = subprocess.run(
         [*uv_bin(), *args],

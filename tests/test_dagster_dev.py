@@ -51,7 +51,17 @@ def test_dagster_dev_serves_the_whole_pipeline(tmp_path_factory, dagster_home: P
     port = free_port()
     log = (project / "dagster-dev.log").open("w")
     server = subprocess.Popen(
-        [*uv_bin(), "run", "--frozen", "dagster", "dev", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            *uv_bin(),
+            "run",
+            "--frozen",
+            "dagster",
+            "dev",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=project,
         env=uv_environment() | {"DAGSTER_HOME": str(dagster_home)},
         stdout=log,

@@ -21,7 +21,12 @@ def test_render_is_ruff_clean_as_rendered(answer_set: str, tmp_path_factory) -> 
 def test_definitions_validate(answer_set: str, tmp_path_factory, dagster_home) -> None:
     project = installed_render(answer_set, tmp_path_factory).path
     result = run_uv(
-        project, "run", "--frozen", "dagster", "definitions", "validate",
+        project,
+        "run",
+        "--frozen",
+        "dagster",
+        "definitions",
+        "validate",
         DAGSTER_HOME=str(dagster_home),
     )
     assert "Validation successful" in result.stdout + result.stderr
