@@ -19,11 +19,11 @@ demo: bootstrap  ## scaffold the default project, materialize one day offline, s
 	$(UV) run copier copy --trust --defaults --vcs-ref HEAD . $(DEMO_DIR)
 	cd $(DEMO_DIR) && $(UV) sync --quiet && $(UV) run python -m dagster_crypto_data.demo --date $(DEMO_DAY)
 
-test: bootstrap  ## every test: template checks, renders of each answer set and their own suites
+test: lint  ## every test: template checks, renders of each answer set and their own suites
 	$(UV) run pytest -n 2 --dist loadgroup tests
 
-lint: bootstrap
-	$(UV) run ruff check tests hooks benchmarks && $(UV) run ruff format --check tests hooks benchmarks
+lint: bootstrap  ## ruff on the template's own Python (tests, hooks, benchmarks)
+	$(UV) run ruff check . && $(UV) run ruff format --check .
 
 dev-render: bootstrap  ## render the working tree with defaults into DEST (keeps DEST/.venv)
 	@test -n "$(DEST)" || (echo "usage: make dev-render DEST=/tmp/render" && exit 2)
