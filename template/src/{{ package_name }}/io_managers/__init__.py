@@ -1,0 +1,11 @@
+"""IO managers of the project; shared semantics live in :mod:`.base`.
+
+Environments bind these to the IO manager keys the assets name (``extract_io_manager``,
+``transform_io_manager``); asset code never names a backend.
+"""
+
+from .duckdb import DuckDBIOManager
+from .filesystem import FilesystemIOManager
+from .memory import InMemoryIOManager
+
+__all__ = ["DuckDBIOManager", "FilesystemIOManager", "InMemoryIOManager"]

@@ -1,0 +1,239 @@
+"""FilesystemIOManager: dicts as JSON files, polars DataFrames as Parquet files, on local disk.
+
+Layout (see docs/io-manager-filesystem.md)::
+
+    <base_path>/<key parts...>.json | .parquet                      unpartitioned
+    <base_path>/<key parts...>/date=YYYY-MM-DD/data.json | .parquet  partitioned (hive style)
+
+Writes are atomic: a temp file in the target directory, fsync, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+from pydantic import Field
+
+from .base import (
+    IOManagerError,
+    MetadataError,
+    MissingDataError,
+    PartitionSelection,
+    PayloadKind,
+    StorageMetadata,
+    UnsupportedTypeError,
+    asset_label,
+    build_output_metadata,
+    concat_frames,
+    decode_json,
+    encode_json,
+    ensure_loadable,
+    ensure_supported,
+    materialize_hint,
+    merge_frames,
+    partition_selection,
+    payload_kind,
+    select_columns,
+    storage_metadata,
+    storage_path_parts,
+)
+
+EXTENSIONS: dict[PayloadKind, str] = {"dict": ".json", "frame": ".parquet"}
+PARTITION_FILE_STEM = "data"
+
+
+class FilesystemIOManager(ConfigurableIOManager):
+    """Stores dicts as JSON and polars DataFrames as Parquet under ``base_path``.
+
+    One file per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). Loading
+    several partitions returns one concatenated frame, or ``{partition_key: payload}`` for dicts.
+    Metadata: ``table`` renames the last path part; ``write_mode`` append/upsert (with
+    ``primary_key``) for frames; ``columns`` on inputs selects frame columns.
+    """
+
+    base_path: str = Field(
+        description="Root directory of the stored files (relative paths resolve from the "
+        "working directory of the Dagster process)."
+    )
+
+    # ---------------------------------------------------------------- paths
+
+    def _stem(
+        self,
+        context: InputContext | OutputContext,
+        meta: StorageMetadata,
+        key: str | None,
+        selection: PartitionSelection | None,
+    ) -> Path:
+        """The file path without extension of the asset (partition)."""
+        parts = storage_path_parts(context, meta)
+        root = Path(self.base_path)
+        if selection is None or key is None:
+            return root.joinpath(*parts[:-1]) / parts[-1]
+        return root.joinpath(*parts, *selection.path_segments(key)) / PARTITION_FILE_STEM
+
+    @staticmethod
+    def _file(stem: Path, kind: PayloadKind) -> Path:
+        # Not with_suffix: names may contain dots.
+        return stem.parent / (stem.name + EXTENSIONS[kind])
+
+    # ---------------------------------------------------------------- output
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        asset = asset_label(context)
+        kind = ensure_supported(
+            obj,
+            context=context,
+            manager="FilesystemIOManager",
+            supported=("dict", "frame"),
+            fix="Return a dict (stored as JSON) or a polars.DataFrame (stored as Parquet).",
+        )
+        meta = storage_metadata(context)
+        selection = partition_selection(context)
+        key = None
+        if selection is not None:
+            if len(selection.keys) != 1:
+                raise IOManagerError(
+                    f"FilesystemIOManager stores one file per partition, but this output of "
+                    f"asset {asset} covers {len(selection.keys)} partitions "
+                    f"({selection.keys[0]} ... {selection.keys[-1]}). Run one partition per run "
+                    "(BackfillPolicy.multi_run(1), the default) or use a table IO manager."
+                )
+            key = selection.keys[0]
+        stem = self._stem(context, meta, key, selection)
+        path = self._file(stem, kind)
+
+        if kind == "dict":
+            if meta.write_mode != "overwrite":
+                raise MetadataError(
+                    f"Asset {asset}: write_mode {meta.write_mode!r} applies to DataFrames only; "
+                    "a dict is written whole. Remove write_mode, or return a polars.DataFrame."
+                )
+            data = encode_json(obj, asset=asset)
+            atomic_write(path, lambda handle: handle.write(data))
+            stored: Any = obj
+        else:
+            existing = None
+            if meta.write_mode != "overwrite" and path.exists():
+                existing = pl.read_parquet(path)
+            stored = merge_frames(existing, obj, meta, asset=asset, where=str(path))
+            atomic_write(path, stored.write_parquet)
+
+        # One representation per location: drop a file left by an earlier payload type.
+        other = self._file(stem, "frame" if kind == "dict" else "dict")
+        with contextlib.suppress(FileNotFoundError):
+            other.unlink()
+
+        context.add_output_metadata(
+            build_output_metadata(
+                stored,
+                partitioned=selection is not None,
+                uri=path.resolve().as_uri(),
+                write_mode=meta.write_mode,
+            )
+        )
+
+    # ---------------------------------------------------------------- input
+
+    def load_input(self, context: InputContext) -> Any:
+        asset = asset_label(context)
+        expected = ensure_loadable(
+            context, manager="FilesystemIOManager", supported=("dict", "frame"), fix=""
+        )
+        meta = storage_metadata(context)
+        selection = partition_selection(context)
+        if selection is None:
+            return self._load(context, meta, None, None, expected)
+        if len(selection.keys) == 1:
+            return self._load(context, meta, selection.keys[0], selection, expected)
+
+        loaded = {
+            key: self._load(context, meta, key, selection, expected) for key in selection.keys
+        }
+        kinds = {payload_kind(value) for value in loaded.values()}
+        if not loaded:
+            return pl.DataFrame() if expected == "frame" else {}
+        if kinds == {"frame"}:
+            return concat_frames(loaded, asset=asset)
+        if kinds == {"dict"}:
+            return loaded
+        raise UnsupportedTypeError(
+            f"Asset {asset}: the selected partitions mix JSON and Parquet files; re-materialize "
+            "them so they hold the same payload type."
+        )
+
+    def _load(
+        self,
+        context: InputContext,
+        meta: StorageMetadata,
+        key: str | None,
+        selection: PartitionSelection | None,
+        expected: PayloadKind | None,
+    ) -> Any:
+        asset = asset_label(context)
+        stem = self._stem(context, meta, key, selection)
+        candidates = {kind: self._file(stem, kind) for kind in ("frame", "dict")}
+        existing = [kind for kind, path in candidates.items() if path.exists()]
+        where = f"partition {key} of asset {asset}" if key is not None else f"asset {asset}"
+        if not existing:
+            tried = [candidates[expected]] if expected else list(candidates.values())
+            raise MissingDataError(
+                f"No stored data for {where}: {' or '.join(map(str, tried))} does not exist. "
+                f"{materialize_hint(asset, key)} Or check base_path ({self.base_path!r})."
+            )
+        if expected is not None and expected not in existing:
+            wanted = "a polars.DataFrame" if expected == "frame" else "a dict"
+            raise UnsupportedTypeError(
+                f"Cannot load {where} as {wanted}: it is stored as "
+                f"{candidates[existing[0]].name}. Fix the input's type annotation or "
+                "re-materialize the upstream."
+            )
+        kind = expected or existing[0]
+        path = candidates[kind]
+        context.log.debug(f"Loading {where} from {path}")
+        if kind == "dict":
+            return decode_json(path.read_bytes())
+        columns = select_columns(
+            list(pl.read_parquet_schema(path)), meta.columns, asset=asset, where=str(path)
+        )
+        return pl.read_parquet(path, columns=columns)
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write a file so readers see the old or the new content, never a partial one.
+
+    ``write`` fills a temp file in the same directory (same filesystem, so the rename is atomic);
+    the temp file is fsynced, renamed over ``path``, and the directory entry is fsynced.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename durable; not supported everywhere (e.g. Windows), so best effort.
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
