@@ -1,0 +1,253 @@
+"""Shared pieces of the per-exchange wire formats: requests, responses, instruments, windows."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from functools import cache
+from importlib import resources
+from typing import Any, ClassVar
+
+from .generator import Candle, CandleGenerator
+
+# Timeframes replay serves (unified ccxt names) and their length in seconds.
+REPLAY_TIMEFRAMES: dict[str, int] = {
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "1h": 3_600,
+    "4h": 14_400,
+    "1d": 86_400,
+}
+
+
+class ReplayError(LookupError):
+    """Replay was asked for something it has no recording or generator for."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request as ccxt built it."""
+
+    method: str
+    url: str
+    path: str
+    query: Mapping[str, str]
+    body: str | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the exchange would answer: HTTP status and the decoded JSON body."""
+
+    status: int
+    payload: Any
+    reason: str = "OK"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A market as the generator needs it: native id, asset codes, tick and lot size."""
+
+    native_id: str
+    base: str
+    quote: str
+    tick: Decimal
+    lot: Decimal
+
+
+@cache
+def load_sample(name: str) -> str:
+    """The text of a recorded sample shipped in replay/samples/ (package data)."""
+    return resources.files(__package__).joinpath("samples", name).read_text(encoding="utf-8")
+
+
+def sample_payload(name: str) -> Any:
+    """A fresh decoded copy of a sample (callers may not mutate the cached text)."""
+    return json.loads(load_sample(name))
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def open_times(
+    timeframe_ms: int,
+    now: int,
+    *,
+    first: int | None,
+    last: int | None,
+    limit: int,
+    newest: bool,
+) -> list[int]:
+    """Open times (ascending) of at most `limit` candles with first <= ts <= last.
+
+    `first`/`last` are inclusive bounds on the open time (None: unbounded, then `last` is the
+    candle open at `now`); candles never open after `now`. `newest` picks the `limit` newest
+    candles of the range instead of the oldest (what exchanges do without a start bound).
+    """
+    newest_open = (now // timeframe_ms) * timeframe_ms
+    upper = newest_open if last is None else min(newest_open, (last // timeframe_ms) * timeframe_ms)
+    lower = None if first is None else -(-first // timeframe_ms) * timeframe_ms
+    if limit <= 0 or (lower is not None and lower > upper):
+        return []
+    if newest or lower is None:
+        begin = upper - (limit - 1) * timeframe_ms
+        if lower is not None:
+            begin = max(begin, lower)
+        return list(range(begin, upper + 1, timeframe_ms))
+    end = min(upper, lower + (limit - 1) * timeframe_ms)
+    return list(range(lower, end + 1, timeframe_ms))
+
+
+def decimals_of(step: Decimal) -> int:
+    """Number of decimals of a tick or lot size: 0.01 -> 2, 1 -> 0."""
+    return max(0, -step.normalize().as_tuple().exponent)
+
+
+def fmt(value: Decimal, decimals: int, *, strip: bool) -> str:
+    """Format like exchanges do: fixed decimals (Binance, Kraken) or stripped (Bybit, OKX)."""
+    text = f"{value:.{decimals}f}"
+    if strip and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+@dataclass(frozen=True)
+class QuantizedCandle:
+    """A candle rounded to the market's tick (prices) and lot (volumes), OHLC-consistent."""
+
+    timestamp_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    vwap: Decimal
+    trades: int
+    taker_buy_volume: Decimal
+    taker_buy_quote_volume: Decimal
+
+
+def _on_grid(value: float, step: Decimal, rounding: str) -> Decimal:
+    units = (Decimal(repr(value)) / step).to_integral_value(rounding=rounding)
+    return max(units, Decimal(1)) * step
+
+
+def quantize(candle: Candle, instrument: Instrument) -> QuantizedCandle:
+    tick, lot = instrument.tick, instrument.lot
+    opening = _on_grid(candle.open, tick, ROUND_HALF_EVEN)
+    close = _on_grid(candle.close, tick, ROUND_HALF_EVEN)
+    high = max(_on_grid(candle.high, tick, ROUND_CEILING), opening, close)
+    low = min(_on_grid(candle.low, tick, ROUND_FLOOR), opening, close)
+    volume = (Decimal(repr(candle.volume)) / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
+    volume = max(volume, lot)
+    typical = (opening + high + low + close) / 4
+    vwap = min(max(typical.quantize(tick, rounding=ROUND_HALF_EVEN), low), high)
+    quote_decimals = Decimal(1).scaleb(-8)
+    quote_volume = (volume * vwap).quantize(quote_decimals, rounding=ROUND_HALF_EVEN)
+    ratio = Decimal(repr(round(candle.taker_buy_ratio, 6)))
+    taker_volume = (volume * ratio / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
+    return QuantizedCandle(
+        timestamp_ms=candle.timestamp_ms,
+        open=opening,
+        high=high,
+        low=low,
+        close=close,
+        volume=volume,
+        quote_volume=quote_volume,
+        vwap=vwap,
+        trades=candle.trades,
+        taker_buy_volume=taker_volume,
+        taker_buy_quote_volume=(taker_volume * vwap).quantize(quote_decimals),
+    )
+
+
+Handler = Callable[[Request], Response]
+_CACHE_SIZE = 200_000
+
+
+class WireFormat:
+    """Serves one exchange's REST endpoints in that exchange's native format.
+
+    Subclasses name the exchange, the recorded markets sample, the native interval codes and
+    the routes (URL path -> handler). Markets come from the sample; candles are generated for
+    any window, then rounded to each market's tick and lot size.
+    """
+
+    exchange_id: ClassVar[str]
+    markets_sample: ClassVar[str]
+    # unified timeframe -> native interval code, only timeframes replay serves
+    intervals: ClassVar[dict[str, str]]
+    page_limit: ClassVar[int]
+
+    def __init__(self, seed: int = 0, clock: Callable[[], int] = now_ms) -> None:
+        self.seed = seed
+        self.clock = clock
+        self.generator = CandleGenerator(seed, self.exchange_id)
+        self._instruments: dict[str, Instrument] | None = None
+        # Candles are a pure function of their key: overlapping pages reuse them.
+        self._cache: dict[tuple[str, int, int], QuantizedCandle] = {}
+
+    def routes(self) -> dict[str, Handler]:
+        raise NotImplementedError
+
+    def parse_instruments(self, payload: Any) -> list[Instrument]:
+        """Instruments of the native markets payload (the recorded sample)."""
+        raise NotImplementedError
+
+    def keep_instruments(self, payload: Any, native_ids: set[str]) -> Any:
+        """The native markets payload reduced to these instruments (used when recording)."""
+        raise NotImplementedError
+
+    def sample(self) -> Any:
+        """A fresh copy of the recorded markets payload."""
+        return sample_payload(self.markets_sample)
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        if self._instruments is None:
+            parsed = self.parse_instruments(self.sample())
+            self._instruments = {instrument.native_id: instrument for instrument in parsed}
+        return self._instruments
+
+    def native_timeframe(self, interval: str | None) -> int | None:
+        """Length in seconds of a native interval code, None when replay does not serve it."""
+        for unified, native in self.intervals.items():
+            if native == interval:
+                return REPLAY_TIMEFRAMES[unified]
+        return None
+
+    def quantized_candles(
+        self, instrument: Instrument, timeframe_seconds: int, times_ms: list[int]
+    ) -> list[QuantizedCandle]:
+        cache = self._cache
+        native_id = instrument.native_id
+        missing = [t for t in times_ms if (native_id, timeframe_seconds, t) not in cache]
+        if missing:
+            if len(cache) + len(missing) > _CACHE_SIZE:
+                cache.clear()
+            raw = self.generator.candles(
+                instrument.base, instrument.quote, timeframe_seconds, missing
+            )
+            for candle in raw:
+                cache[(native_id, timeframe_seconds, candle.timestamp_ms)] = quantize(
+                    candle, instrument
+                )
+        return [cache[(native_id, timeframe_seconds, t)] for t in times_ms]
+
+
+def int_param(query: Mapping[str, str], name: str) -> int | None:
+    """An integer query parameter; None when absent. Raises ValueError when malformed."""
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(name)
+    return int(number)

@@ -1,0 +1,158 @@
+"""Kraken spot REST API (https://api.kraken.com/0/public) in its native format.
+
+- GET /0/public/AssetPairs: the recorded sample `samples/kraken_asset_pairs.json`. Kraken keeps
+  its legacy asset names: XXBT (bitcoin, "XBT"), XETH, ZUSD, ZEUR, XXDG (dogecoin, "XDG"), so
+  pairs are keyed XXBTZUSD, XETHXXBT, XBTUSDT, ... ccxt maps XBT/XXBT to BTC.
+- GET /0/public/OHLC?pair=XXBTZUSD&interval=60&since=..: `{"error": [], "result":
+  {"XXBTZUSD": [[time, "open", "high", "low", "close", "vwap", "volume", count], ...],
+  "last": time}}`, oldest first, `time` in SECONDS, `interval` in minutes
+  (1 5 15 60 240 1440). The pair may be given by key or altname (XBTUSD); the result is keyed
+  by the pair's key. Candles strictly after `since` (seconds), at most 720; `last` is the
+  time of the last committed (closed) candle, the `since` for polling new data.
+  Note: the live API only keeps the latest 720 candles per interval, whatever `since` says;
+  replay serves any window so that historical days can be replayed.
+Errors: HTTP 200 with `{"error": ["EQuery:Unknown asset pair"], "result": {}}`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from .base import (
+    Handler,
+    Instrument,
+    Request,
+    Response,
+    WireFormat,
+    fmt,
+    int_param,
+    open_times,
+)
+
+# Kraken's legacy asset names (X prefix: crypto, Z prefix: fiat), as ccxt maps them.
+ASSET_CODES = {
+    "XXBT": "BTC",
+    "XBT": "BTC",
+    "XETH": "ETH",
+    "XXRP": "XRP",
+    "XXDG": "DOGE",
+    "XDG": "DOGE",
+    "XLTC": "LTC",
+    "XXLM": "XLM",
+    "XXMR": "XMR",
+    "XETC": "ETC",
+    "XZEC": "ZEC",
+    "ZUSD": "USD",
+    "ZEUR": "EUR",
+    "ZGBP": "GBP",
+    "ZCAD": "CAD",
+    "ZJPY": "JPY",
+}
+_MAX_CANDLES = 720
+
+
+def _error(message: str) -> Response:
+    return Response(200, {"error": [message], "result": {}})
+
+
+class KrakenWire(WireFormat):
+    exchange_id = "kraken"
+    markets_sample = "kraken_asset_pairs.json"
+    intervals: ClassVar[dict[str, str]] = {
+        "1m": "1",
+        "5m": "5",
+        "15m": "15",
+        "1h": "60",
+        "4h": "240",
+        "1d": "1440",
+    }
+    page_limit = _MAX_CANDLES
+
+    def routes(self) -> dict[str, Handler]:
+        return {"/0/public/AssetPairs": self.asset_pairs, "/0/public/OHLC": self.ohlc}
+
+    def parse_instruments(self, payload: Any) -> list[Instrument]:
+        instruments = []
+        for key, entry in payload["result"].items():
+            tick = entry.get("tick_size") or f"1e-{entry['pair_decimals']}"
+            instruments.append(
+                Instrument(
+                    native_id=key,
+                    base=ASSET_CODES.get(entry["base"], entry["base"]),
+                    quote=ASSET_CODES.get(entry["quote"], entry["quote"]),
+                    tick=Decimal(tick),
+                    lot=Decimal(f"1e-{entry['lot_decimals']}"),
+                )
+            )
+        return instruments
+
+    def keep_instruments(self, payload: Any, native_ids: set[str]) -> Any:
+        result = payload["result"]
+        payload["result"] = {key: entry for key, entry in result.items() if key in native_ids}
+        return payload
+
+    def _resolve(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        pairs = self.sample()["result"]
+        if name in pairs:
+            return name, pairs[name]
+        for key, entry in pairs.items():
+            if entry.get("altname") == name:
+                return key, entry
+        return None
+
+    def asset_pairs(self, request: Request) -> Response:
+        payload = self.sample()
+        wanted = request.query.get("pair")
+        if wanted:
+            selected = {}
+            for name in wanted.split(","):
+                resolved = self._resolve(name)
+                if resolved is None:
+                    return _error("EQuery:Unknown asset pair")
+                selected[resolved[0]] = resolved[1]
+            payload["result"] = selected
+        return Response(200, payload)
+
+    def ohlc(self, request: Request) -> Response:
+        query = request.query
+        resolved = self._resolve(query.get("pair", ""))
+        if resolved is None:
+            return _error("EQuery:Unknown asset pair")
+        key, entry = resolved
+        seconds = self.native_timeframe(query.get("interval", "1"))
+        if seconds is None:
+            return _error("EGeneral:Invalid arguments")
+        try:
+            since = int_param(query, "since")
+        except ValueError:
+            return _error("EGeneral:Invalid arguments")
+        frame = seconds * 1000
+        now = self.clock()
+        times = open_times(
+            frame,
+            now,
+            first=None if since is None else since * 1000 + 1,
+            last=None,
+            limit=_MAX_CANDLES,
+            newest=since is None,
+        )
+        instrument = self.instruments[key]
+        price_decimals = int(entry["pair_decimals"])
+        lot_decimals = int(entry["lot_decimals"])
+        rows = [
+            [
+                candle.timestamp_ms // 1000,
+                fmt(candle.open, price_decimals, strip=False),
+                fmt(candle.high, price_decimals, strip=False),
+                fmt(candle.low, price_decimals, strip=False),
+                fmt(candle.close, price_decimals, strip=False),
+                fmt(candle.vwap, price_decimals, strip=False),
+                fmt(candle.volume, lot_decimals, strip=False),
+                candle.trades,
+            ]
+            for candle in self.quantized_candles(instrument, seconds, times)
+        ]
+        committed = [t for t in times if t + frame <= now]
+        last = committed[-1] // 1000 if committed else (since or now // 1000)
+        return Response(200, {"error": [], "result": {key: rows, "last": last}})
