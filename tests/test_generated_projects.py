@@ -38,3 +38,23 @@ def test_generated_test_suite_passes(answer_set: str, tmp_path_factory) -> None:
     result = run_uv(project, "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider")
     assert " passed" in result.stdout
     assert " skipped" not in result.stdout, result.stdout[-3000:]
+
+
+@pytest.mark.xdist_group("defaults")
+def test_demo_materializes_one_day_into_files_and_duckdb(tmp_path_factory) -> None:
+    render = installed_render("defaults", tmp_path_factory)
+    result = run_uv(
+        render.path,
+        "run",
+        "--frozen",
+        "python",
+        "-m",
+        f"{render.package}.demo",
+        "--date",
+        "2024-01-02",
+        DAGSTER_HOME=str(tmp_path_factory.mktemp("demo_home")),
+    )
+    assert "market.ohlcv: 48 rows on 2024-01-02" in result.stdout, result.stdout
+    assert "market.ohlcv_features: 48 rows on 2024-01-02" in result.stdout
+    raw = render.path / "data" / "raw" / "binance_ohlcv" / "date=2024-01-02" / "data.json"
+    assert raw.stat().st_size > 0

@@ -15,6 +15,10 @@ telemetry:
 """
 
 
+# Step-by-step debug events stay in the instance (and the UI); the terminal gets warnings.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def prepare_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
     home.mkdir(parents=True, exist_ok=True)
@@ -45,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     resources = defs.resources
     job = defs.resolve_job_def(daily_market_data_job.name)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(partition_key=args.date, instance=instance)
+        result = job.execute_in_process(
+            partition_key=args.date, instance=instance, run_config=QUIET_LOGS
+        )
     if not result.success:
         print(f"The run for {args.date} failed; open `uv run dagster dev` to see why.")
         return 1

@@ -25,6 +25,10 @@ _CANDLE_SCHEMA = {"ts_ms": pl.Int64} | {name: pl.Float64 for name in _CANDLE_COL
 # Shared by every table of the transform layer: how a partition maps to rows, and their key.
 TABLE_METADATA = {"partition_expr": "ts", "primary_key": CANDLE_KEY}
 
+# Concurrency pool of the transform layer's writers: embedded warehouses (DuckDB) take one
+# writer process at a time; the instance's dagster.yaml sets the pool limits.
+WAREHOUSE_POOL = "warehouse_writer"
+
 
 def normalize_ohlcv(
     payloads: Mapping[str, Mapping[str, Any]],
@@ -95,6 +99,7 @@ def compute_features(
     group_name=TRANSFORM_GROUP,
     kinds={"polars"},
     metadata=TABLE_METADATA,
+    pool=WAREHOUSE_POOL,
     check_specs=OHLCV_CHECK_SPECS,
     description=f"{TIMEFRAME} candles of every exchange and symbol, normalized, one UTC day.",
 )
@@ -116,6 +121,7 @@ def ohlcv(
     group_name=TRANSFORM_GROUP,
     kinds={"polars"},
     metadata=TABLE_METADATA,
+    pool=WAREHOUSE_POOL,
     description="Per-symbol returns, log returns, session VWAP and rolling volatility.",
 )
 def ohlcv_features(ohlcv: pl.DataFrame) -> pl.DataFrame:
