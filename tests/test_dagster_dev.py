@@ -88,9 +88,20 @@ def test_dagster_dev_serves_the_whole_pipeline(tmp_path_factory, dagster_home: P
             "raw/binance_markets",
             "market/ohlcv",
             "market/ohlcv_features",
+            "graph/exchange",
+            "graph/asset",
+            "graph/market",
+            "graph/lists",
+            "graph/base",
+            "graph/quote",
         }
         checks = {check["name"] for check in assets["market/ohlcv"]["assetChecksOrError"]["checks"]}
         assert checks == {"ohlc_consistency", "unique_candles", "no_missing_candles"}
+        graph_checks = assets["graph/market"]["assetChecksOrError"]["checks"]
+        assert {check["name"] for check in graph_checks} == {
+            "market_graph_integrity",
+            "configured_symbols_listed",
+        }
         (repository,) = data["repositoriesOrError"]["nodes"]
         assert "daily_market_data" in {job["name"] for job in repository["jobs"]}
         assert repository["schedules"] == [

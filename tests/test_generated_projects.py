@@ -56,5 +56,6 @@ def test_demo_materializes_one_day_into_files_and_duckdb(tmp_path_factory) -> No
     )
     assert "market.ohlcv: 48 rows on 2024-01-02" in result.stdout, result.stdout
     assert "market.ohlcv_features: 48 rows on 2024-01-02" in result.stdout
+    assert "graph: 12 markets on 2024-01-02" in result.stdout
     raw = render.path / "data" / "raw" / "binance_ohlcv" / "date=2024-01-02" / "data.json"
     assert raw.stat().st_size > 0

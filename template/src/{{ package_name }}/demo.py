@@ -74,6 +74,18 @@ def main(argv: list[str] | None = None) -> int:
                 [args.date],
             ).fetchone()
             print(f"  {schema}.{table}: {rows} rows on {args.date}")
+    from datetime import date
+
+    from . import graph_queries
+    from .settings import EXCHANGES
+
+    graph = resources["graph_io_manager"]
+    day = date.fromisoformat(args.date)
+    everywhere = graph_queries.assets_on_every_exchange(graph.query, day, EXCHANGES)
+    print(f"Market graph in {Path(graph.db_path).resolve()}:")
+    print(f"  graph: {graph_queries.market_count(graph.query, day)} markets on {args.date}")
+    print(f"  assets on every exchange: {', '.join(everywhere)}")
+    print(f"  ask it: uv run python -m {__package__}.graph_queries --date {args.date}")
     print(f"Dagster instance: {home}. Browse it with: DAGSTER_HOME={home} uv run dagster dev")
     return 0
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import dagster as dg
 
-from ..assets import extract_assets, transform_assets
+from ..assets import extract_assets, graph_assets, transform_assets
 from ..jobs import daily_market_data_job
 from ..schedules import daily_market_data_schedule
 
 ENVIRONMENTS = ("dev",)
 
-RESOURCE_KEYS = ("exchange", "extract_io_manager", "transform_io_manager")
+RESOURCE_KEYS = ("exchange", "extract_io_manager", "transform_io_manager", "graph_io_manager")
 
 
 def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
@@ -23,7 +23,7 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
     if missing:
         raise ValueError(f"An environment must bind the resource keys {missing}.")
     return dg.Definitions(
-        assets=[*extract_assets, *transform_assets],
+        assets=[*extract_assets, *transform_assets, *graph_assets],
         jobs=[daily_market_data_job],
         schedules=[daily_market_data_schedule],
         resources=dict(resources),

@@ -1,7 +1,9 @@
-"""dev: everything on this machine. Raw JSON files, a DuckDB warehouse, replayed exchanges.
+"""dev: everything on this machine. Raw JSON files, a DuckDB warehouse, a Kuzu graph, replayed
+exchanges.
 
 Data goes to DATA_DIR (default ./data, relative to where `dagster dev` runs): raw files under
-data/raw/ (the asset key prefix), the warehouse in data/crypto.duckdb.
+data/raw/ (the asset key prefix), the warehouse in data/crypto.duckdb, the market graph in
+data/graph.kuzu and its read-only copy for Kuzu Explorer in data/explorer/graph.kuzu.
 Set EXCHANGE_MODE=live to pull real data from the exchanges.
 """
 
@@ -9,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..io_managers import DuckDBIOManager, FilesystemIOManager
+from ..io_managers import DuckDBIOManager, FilesystemIOManager, KuzuDBIOManager
 from ..resources import ExchangeResource
 from . import build_definitions
 
@@ -24,6 +26,11 @@ def dev_resources(
         ),
         "extract_io_manager": FilesystemIOManager(base_path=str(data_dir)),
         "transform_io_manager": DuckDBIOManager(db_path=str(data_dir / "crypto.duckdb")),
+        # Explorer opens the snapshot, never graph.kuzu itself, so it cannot block a run.
+        "graph_io_manager": KuzuDBIOManager(
+            db_path=str(data_dir / "graph.kuzu"),
+            snapshot_path=str(data_dir / "explorer" / "graph.kuzu"),
+        ),
     }
 
 

@@ -6,6 +6,7 @@ Environments bind these to the IO manager keys the assets name (``extract_io_man
 
 from .duckdb import DuckDBIOManager
 from .filesystem import FilesystemIOManager
+from .kuzu import KuzuDBIOManager
 from .memory import InMemoryIOManager
 
-__all__ = ["DuckDBIOManager", "FilesystemIOManager", "InMemoryIOManager"]
+__all__ = ["DuckDBIOManager", "FilesystemIOManager", "InMemoryIOManager", "KuzuDBIOManager"]
