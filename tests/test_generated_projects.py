@@ -17,8 +17,25 @@ def test_render_is_ruff_clean_as_rendered(answer_set: str, tmp_path_factory) -> 
     run_uv(project, "run", "--frozen", "ruff", "format", "--check", "--no-cache", ".")
 
 
-@pytest.mark.parametrize("answer_set", ANSWER_SET_PARAMS)
-def test_definitions_validate(answer_set: str, tmp_path_factory, dagster_home) -> None:
+# Every answer set in dev; the defaults also in staging and prod (same code, other resources).
+VALIDATE_PARAMS = [
+    *(
+        pytest.param(name, "dev", marks=pytest.mark.xdist_group(name), id=f"{name}-dev")
+        for name in ANSWER_SETS
+    ),
+    *(
+        pytest.param(
+            "defaults", env, marks=pytest.mark.xdist_group("defaults"), id=f"defaults-{env}"
+        )
+        for env in ("staging", "prod")
+    ),
+]
+
+
+@pytest.mark.parametrize(("answer_set", "environment"), VALIDATE_PARAMS)
+def test_definitions_validate(
+    answer_set: str, environment: str, tmp_path_factory, dagster_home
+) -> None:
     project = installed_render(answer_set, tmp_path_factory).path
     result = run_uv(
         project,
@@ -28,8 +45,9 @@ def test_definitions_validate(answer_set: str, tmp_path_factory, dagster_home) -
         "definitions",
         "validate",
         DAGSTER_HOME=str(dagster_home),
+        DAGSTER_ENV=environment,
     )
-    assert "Validation successful" in result.stdout + result.stderr
+    assert "passed validation" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("answer_set", ANSWER_SET_PARAMS)

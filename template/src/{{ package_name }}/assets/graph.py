@@ -312,6 +312,8 @@ def build_graph_assets(
         partitions_def=daily_partitions,
         group_name=GRAPH_GROUP,
         check_specs=GRAPH_CHECK_SPECS,
+        # A graph database file takes one writer process at a time (dagster.yaml sets the limit).
+        pool="graph_writer",
         # The checks ask the stored graph: Cypher through the graph IO manager's query().
         required_resource_keys={"graph_io_manager"},
     )

@@ -12,7 +12,7 @@ from ..assets import extract_assets, graph_assets, transform_assets
 from ..jobs import daily_market_data_job
 from ..schedules import daily_market_data_schedule
 
-ENVIRONMENTS = ("dev",)
+ENVIRONMENTS = ("dev", "staging", "prod")
 
 RESOURCE_KEYS = ("exchange", "extract_io_manager", "transform_io_manager", "graph_io_manager")
 

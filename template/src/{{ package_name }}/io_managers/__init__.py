@@ -8,5 +8,14 @@ from .duckdb import DuckDBIOManager
 from .filesystem import FilesystemIOManager
 from .kuzu import KuzuDBIOManager
 from .memory import InMemoryIOManager
+from .s3 import S3IOManager
+from .sql import SQLIOManager
 
-__all__ = ["DuckDBIOManager", "FilesystemIOManager", "InMemoryIOManager", "KuzuDBIOManager"]
+__all__ = [
+    "DuckDBIOManager",
+    "FilesystemIOManager",
+    "InMemoryIOManager",
+    "KuzuDBIOManager",
+    "S3IOManager",
+    "SQLIOManager",
+]

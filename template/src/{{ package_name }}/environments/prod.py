@@ -1,0 +1,28 @@
+"""prod: raw layer in AWS S3, warehouse in PostgreSQL, graph in Kuzu.
+
+S3 has no endpoint URL (AWS itself) and no keys here: boto3's default credential chain applies
+(an IAM role of the pod or instance, or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+"""
+
+import dagster as dg
+
+from ..io_managers import KuzuDBIOManager, S3IOManager
+from ..resources import ExchangeResource
+from . import build_definitions
+from .staging import postgres_warehouse
+
+
+def prod_resources() -> dict[str, object]:
+    return {
+        "exchange": ExchangeResource(mode=dg.EnvVar("EXCHANGE_MODE")),
+        "extract_io_manager": S3IOManager(
+            endpoint_url=None,
+            bucket=dg.EnvVar("S3_BUCKET"),
+            region=dg.EnvVar("S3_REGION"),
+        ),
+        "transform_io_manager": postgres_warehouse(),
+        "graph_io_manager": KuzuDBIOManager(db_path=dg.EnvVar("GRAPH_DB_PATH")),
+    }
+
+
+defs = build_definitions(prod_resources())

@@ -1,0 +1,41 @@
+"""staging: raw layer in S3 on MinIO, warehouse in PostgreSQL, graph in Kuzu.
+
+Every setting comes from the environment (see .env.example); secrets only through EnvVar, so
+they are resolved when a run starts and never written into the code location's config.
+"""
+
+import dagster as dg
+
+from ..io_managers import KuzuDBIOManager, S3IOManager, SQLIOManager
+from ..resources import ExchangeResource
+from . import build_definitions
+
+
+def postgres_warehouse() -> SQLIOManager:
+    """The transform layer's PostgreSQL, shared by staging and prod."""
+    return SQLIOManager(
+        db_type="postgresql",
+        host=dg.EnvVar("POSTGRES_HOST"),
+        port=dg.EnvVar.int("POSTGRES_PORT"),
+        db_name=dg.EnvVar("POSTGRES_DB"),
+        username=dg.EnvVar("POSTGRES_USER"),
+        password=dg.EnvVar("POSTGRES_PASSWORD"),
+    )
+
+
+def staging_resources() -> dict[str, object]:
+    return {
+        "exchange": ExchangeResource(mode=dg.EnvVar("EXCHANGE_MODE")),
+        "extract_io_manager": S3IOManager(
+            endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"),
+            access_key=dg.EnvVar("S3_ACCESS_KEY"),
+            secret_key=dg.EnvVar("S3_SECRET_KEY"),
+            bucket=dg.EnvVar("S3_BUCKET"),
+            region=dg.EnvVar("S3_REGION"),
+        ),
+        "transform_io_manager": postgres_warehouse(),
+        "graph_io_manager": KuzuDBIOManager(db_path=dg.EnvVar("GRAPH_DB_PATH")),
+    }
+
+
+defs = build_definitions(staging_resources())
