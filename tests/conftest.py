@@ -55,16 +55,8 @@ class Render:
 
 def render(destination: Path, data: Mapping[str, Any], **options: Any) -> dict[str, Any]:
     """Render the template into `destination` and return the recorded answers."""
-    copier.run_copy(
-        str(TEMPLATE_ROOT),
-        str(destination),
-        data=dict(data),
-        defaults=True,
-        vcs_ref="HEAD",
-        quiet=True,
-        unsafe=True,
-        **options,
-    )
+    options = {"defaults": True, "vcs_ref": "HEAD", "quiet": True, "unsafe": True} | options
+    copier.run_copy(str(TEMPLATE_ROOT), str(destination), data=dict(data), **options)
     return yaml.safe_load((destination / ".copier-answers.yml").read_text())
 
 
@@ -102,6 +94,46 @@ def run_uv(
         f"{result.stdout[-8000:]}\n{result.stderr[-8000:]}"
     )
     return result
+
+
+# Commits made by the tests themselves work on machines without a git identity.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "template-tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "template-tests@example.com",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run `git <args>` in `cwd` and return its output; a failure shows git's message."""
+    result = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=os.environ | GIT_IDENTITY,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"`git {' '.join(args)}` failed in {cwd}:\n{result.stderr}"
+    return result.stdout
+
+
+def commit_all(repository: Path, message: str) -> None:
+    git(repository, "add", "--all")
+    git(repository, "commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", message)
+
+
+def copy_template_working_tree(destination: Path) -> Path:
+    """Copy the template repository as it is now: tracked and untracked files, minus ignored ones."""
+    listed = git(TEMPLATE_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for name in filter(None, listed.split("\0")):
+        source = TEMPLATE_ROOT / name
+        if source.is_file():  # tracked files deleted in the working tree are listed too
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
 
 
 _renders: dict[str, Render] = {}

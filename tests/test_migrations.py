@@ -1,0 +1,193 @@
+"""Migrations (hooks/migrations/): the runner's file moves on a tiny template, and the real
+sync_env_file migration on the real template, updating from an untagged version to 0.1.0."""
+
+import re
+import shutil
+from pathlib import Path
+
+import copier
+import pytest
+from conftest import TEMPLATE_ROOT, commit_all, copy_template_working_tree, git
+
+TABLES_V1 = '''"""Tables, as the template first wrote them."""
+
+
+def header() -> str:
+    return "| a | b |"
+
+
+def separator() -> str:
+    return "|---|---|"
+
+
+def footer() -> str:
+    return ""
+'''
+MIGRATION_MODULE = '''"""2: tables.py moved into the present package."""
+
+MOVES = [("src/{{ package_name }}/tables.py", "src/{{ package_name }}/present/tables.py")]
+'''
+TINY_CONFIG = """\
+package_name:
+  type: str
+  default: tiny
+_subdirectory: template
+_migrations:
+  - version: "2"
+    command:
+      - "{{ _copier_python }}"
+      - "{{ _copier_conf.src_path }}/hooks/migrations/run.py"
+      - v2_present_package
+      - --answers-file
+      - "{{ _copier_conf.answers_file }}"
+    when: "{{ true }}"
+"""
+OLD, NEW = "src/tiny/tables.py", "src/tiny/present/tables.py"
+
+
+@pytest.fixture(scope="module")
+def tiny_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """v1 writes src/<pkg>/tables.py; v2 moves it to present/ and changes its footer()."""
+    repository = tmp_path_factory.mktemp("tiny") / "template"
+    shutil.copytree(
+        TEMPLATE_ROOT / "hooks", repository / "hooks", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (repository / "copier.yml").write_text(TINY_CONFIG.split("_migrations:")[0])
+    generated = repository / "template"
+    (generated / "src" / "{{ package_name }}").mkdir(parents=True)
+    (generated / "src" / "{{ package_name }}" / "tables.py").write_text(TABLES_V1)
+    (generated / "{{ _copier_conf.answers_file }}.jinja").write_text(
+        "{{ _copier_answers | to_nice_yaml -}}\n"
+    )
+    git(repository, "init", "--quiet")
+    commit_all(repository, "v1")
+    git(repository, "tag", "v1")
+
+    moved = generated / "src" / "{{ package_name }}" / "present" / "tables.py"
+    moved.parent.mkdir()
+    (generated / "src" / "{{ package_name }}" / "tables.py").rename(moved)
+    moved.write_text(TABLES_V1.replace('return ""', 'return "|   |   |"'))
+    (repository / "hooks" / "migrations" / "v2_present_package.py").write_text(MIGRATION_MODULE)
+    (repository / "copier.yml").write_text(TINY_CONFIG)
+    commit_all(repository, "v2")
+    git(repository, "tag", "v2")
+    return repository
+
+
+def tiny_project(template: Path, destination: Path, edit=None) -> Path:
+    """A v1 project under git, with the user's `edit(project)` committed."""
+    copier.run_copy(str(template), str(destination), vcs_ref="v1", defaults=True, quiet=True)
+    git(destination, "init", "--quiet")
+    commit_all(destination, "Generated")
+    if edit:
+        edit(destination)
+        commit_all(destination, "Our edits")
+    return destination
+
+
+def update_to_v2(project: Path, conflict: str = "inline") -> None:
+    copier.run_update(
+        str(project),
+        vcs_ref="v2",
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        conflict=conflict,
+    )
+
+
+def edit_header(project: Path) -> None:
+    tables = project / OLD
+    tables.write_text(tables.read_text().replace('"| a | b |"', '"| base | quote |"'))
+
+
+@pytest.mark.parametrize("conflict", ["inline", "rej"])
+def test_moved_file_keeps_the_user_edit_and_gets_the_template_change(
+    tiny_template: Path, tmp_path: Path, conflict: str, capfd: pytest.CaptureFixture
+) -> None:
+    project = tiny_project(tiny_template, tmp_path / "p", edit=edit_header)
+
+    update_to_v2(project, conflict)
+
+    assert not (project / OLD).exists()
+    moved = (project / NEW).read_text()
+    assert '"| base | quote |"' in moved and 'return "|   |   |"' in moved
+    assert moved == TABLES_V1.replace('"| a | b |"', '"| base | quote |"').replace(
+        'return ""', 'return "|   |   |"'
+    )
+    assert not list(project.rglob("*.rej"))
+    assert f"{OLD} -> {NEW}: your edits kept" in capfd.readouterr().out
+
+
+def test_moved_file_unedited_is_the_new_version(tiny_template: Path, tmp_path: Path) -> None:
+    project = tiny_project(tiny_template, tmp_path / "p")
+    update_to_v2(project)
+    assert not (project / OLD).exists()
+    assert (project / NEW).read_text() == TABLES_V1.replace('return ""', 'return "|   |   |"')
+
+
+def test_moved_file_the_user_deleted_stays_deleted(tiny_template: Path, tmp_path: Path) -> None:
+    project = tiny_project(tiny_template, tmp_path / "p", edit=lambda p: (p / OLD).unlink())
+    update_to_v2(project)
+    assert not (project / OLD).exists()
+    assert not (project / NEW).exists()
+
+
+def test_moved_file_with_a_clashing_edit_is_marked_as_a_conflict(
+    tiny_template: Path, tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    def edit_footer(project: Path) -> None:
+        tables = project / OLD
+        tables.write_text(tables.read_text().replace('return ""', 'return "-- end --"'))
+
+    project = tiny_project(tiny_template, tmp_path / "p", edit=edit_footer)
+    update_to_v2(project)
+
+    moved = (project / NEW).read_text()
+    # Copier's own labels, so that one search finds every conflict of the update.
+    assert '<<<<<<< before updating\n    return "-- end --"\n=======\n' in moved
+    assert '    return "|   |   |"\n>>>>>>> after updating\n' in moved
+    assert "1 conflict(s) marked with <<<<<<< in tables.py" in capfd.readouterr().out
+
+
+def test_env_file_catches_up_with_env_example_on_update_to_0_1_0(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    """Projects copied before 0.1.0 got a .env without the S3 and PostgreSQL variables."""
+    repository = copy_template_working_tree(tmp_path / "template")
+    example = repository / "template" / ".env.example"
+    current = example.read_text()
+    # Until commit 301fb1c, .env.example ended after DATA_DIR.
+    early = current[: current.index("\n", current.index("DATA_DIR=")) + 1]
+    example.write_text(early)
+    git(repository, "init", "--quiet")
+    commit_all(repository, "An untagged development version")
+    untagged = git(repository, "rev-parse", "HEAD").strip()
+    example.write_text(current)
+    commit_all(repository, "Release 0.1.0")
+    git(repository, "tag", "v0.1.0")
+
+    project = tmp_path / "project"
+    copier.run_copy(
+        str(repository), str(project), vcs_ref=untagged, defaults=True, unsafe=True, quiet=True
+    )
+    env = project / ".env"
+    assert env.read_text() == early
+    env.write_text(early.replace("EXCHANGE_MODE=replay", "EXCHANGE_MODE=live"))
+    capfd.readouterr()
+
+    copier.run_update(
+        str(project), vcs_ref="v0.1.0", defaults=True, overwrite=True, unsafe=True, quiet=True
+    )
+
+    text = env.read_text()
+    assert text.startswith(early.replace("EXCHANGE_MODE=replay", "EXCHANGE_MODE=live"))
+    assert "# Added by copier update (template 0.1.0)" in text
+    values = dict(re.findall(r"(?m)^([A-Z_][A-Z0-9_]*)=(.*)$", text))
+    published = dict(re.findall(r"(?m)^([A-Z_][A-Z0-9_]*)=(.*)$", current))
+    assert values.keys() == published.keys()
+    for name in ("POSTGRES_PASSWORD", "S3_SECRET_KEY"):
+        assert values.pop(name) != published.pop(name)
+    assert values == published | {"EXCHANGE_MODE": "live"}
+    assert "Added to .env from .env.example: " in capfd.readouterr().out
