@@ -6,9 +6,11 @@ UV := python3 -m uv
 endif
 DEMO_DIR ?= demo/dagster-crypto-data
 DEMO_DAY ?= 2024-01-02
+BENCH_ROWS ?= 1000000
+BENCH_REPEATS ?= 5
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 
-.PHONY: bootstrap demo test lint dev-render clean
+.PHONY: bootstrap demo test lint bench dev-render clean
 
 bootstrap:  ## install uv (if missing) and the template's own tooling
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.13,<0.14"
@@ -24,6 +26,9 @@ test: lint  ## every test: template checks, renders of each answer set and their
 
 lint: bootstrap  ## ruff on the template's own Python (tests, hooks, benchmarks)
 	$(UV) run ruff check . && $(UV) run ruff format --check .
+
+bench: bootstrap  ## IO managers against their peers: writes benchmarks/results.json, docs/performance.md
+	$(UV) run python -m benchmarks.run --rows $(BENCH_ROWS) --repeats $(BENCH_REPEATS)
 
 dev-render: bootstrap  ## render the working tree with defaults into DEST (keeps DEST/.venv)
 	@test -n "$(DEST)" || (echo "usage: make dev-render DEST=/tmp/render" && exit 2)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import json
 import math
 import re
@@ -68,6 +69,7 @@ STATIC_PARTITION_SEGMENT = "partition"
 PREVIEW_ROWS = 5
 _PREVIEW_CELL_CHARS = 40
 _PREVIEW_JSON_CHARS = 2000
+_PREVIEW_NESTED_ITEMS = 20
 
 ContextT = InputContext | OutputContext
 
@@ -955,10 +957,52 @@ def _json_error(asset: str, path: str, problem: str, fix: str) -> typing.NoRetur
 
 def encode_json(payload: Mapping[str, Any], *, asset: str) -> bytes:
     """UTF-8 JSON bytes of a dict payload (see :func:`to_json_compatible` for the rules)."""
-    compatible = to_json_compatible(payload, asset=asset)
-    return json.dumps(
-        compatible, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode("utf-8")
+    options: dict[str, Any] = {"ensure_ascii": False, "allow_nan": False, "separators": (",", ":")}
+    # Fast path: the C encoder refuses NaN, cycles and unknown objects by itself; only
+    # non-string keys (which it would turn into strings) need a look. The Python walk runs only
+    # when something is wrong, to name the key path in the error.
+    try:
+        text = json.dumps(payload, default=_json_default, **options)
+    except (TypeError, ValueError, RecursionError):
+        text = None
+    if text is None or _has_non_string_key(payload):
+        text = json.dumps(to_json_compatible(payload, asset=asset), **options)
+    return text.encode("utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    """The conversions of :func:`to_json_compatible` for the C encoder; anything else raises."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__qualname__)
+
+
+def _has_non_string_key(payload: Any) -> bool:
+    """True if a dict anywhere in the payload has a key that is not a string.
+
+    Walks one nesting level at a time; ``set(map(type, ...))`` over each level runs at C
+    speed, so a million scalars cost milliseconds. Called after ``json.dumps`` succeeded, so
+    the payload has no cycles.
+    """
+    level: list[Any] = [payload]
+    while level:
+        dicts = [value for value in level if isinstance(value, dict)]
+        sequences = [value for value in level if not isinstance(value, dict)]
+        key_types = set(map(type, itertools.chain.from_iterable(dicts)))
+        if not all(issubclass(kind, str) for kind in key_types):
+            return True
+        kinds = set(map(type, _children(dicts, sequences)))
+        if not any(issubclass(kind, dict | list | tuple) for kind in kinds):
+            return False
+        level = [c for c in _children(dicts, sequences) if isinstance(c, dict | list | tuple)]
+    return False
+
+
+def _children(dicts: list[dict[Any, Any]], sequences: list[Any]) -> Iterable[Any]:
+    values = itertools.chain.from_iterable(value.values() for value in dicts)
+    return itertools.chain(values, itertools.chain.from_iterable(sequences))
 
 
 def decode_json(data: bytes | str) -> Any:
@@ -1004,10 +1048,21 @@ def dict_preview(payload: Mapping[str, Any], rows: int = PREVIEW_ROWS) -> str:
     """A markdown code block with the first records of ``data`` (or the dict), truncated."""
     data = payload.get("data")
     sample: Any = data[:rows] if isinstance(data, list) else payload
-    text = json.dumps(sample, ensure_ascii=False, default=str, indent=1)
+    # Nested lists are cut too, so a large payload is not serialized whole for a preview.
+    text = json.dumps(
+        _first_items(sample, _PREVIEW_NESTED_ITEMS), ensure_ascii=False, default=str, indent=1
+    )
     if len(text) > _PREVIEW_JSON_CHARS:
         text = text[:_PREVIEW_JSON_CHARS] + "\n…"
     return f"```json\n{text}\n```"
+
+
+def _first_items(value: Any, count: int) -> Any:
+    if isinstance(value, list | tuple):
+        return [_first_items(item, count) for item in value[:count]]
+    if isinstance(value, Mapping):
+        return {key: _first_items(item, count) for key, item in value.items()}
+    return value
 
 
 def build_output_metadata(

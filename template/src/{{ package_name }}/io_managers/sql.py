@@ -371,6 +371,10 @@ class SQLIOManager(ConfigurableIOManager):
 
         if info is None:
             backend.create_table(session, table, sql_types, meta.primary_key, asset)
+            if filters:
+                # Each partition write deletes its slice: an index on the partition columns
+                # keeps that cost flat as partitions accumulate (no full scan per write).
+                session.execute(_partition_index_statement(target, filters))
             backend.store_schema(session, table, frame.schema)
             backend.insert(session, target, frame)
         else:
@@ -906,6 +910,13 @@ def _create_table_statement(
         # The key of upserts (INSERT ... ON CONFLICT needs a unique constraint on it).
         definitions.append(f"PRIMARY KEY ({', '.join(quote_identifier(c) for c in primary_key)})")
     return f"CREATE TABLE {target} ({', '.join(definitions)})"
+
+
+def _partition_index_statement(target: str, filters: Sequence[ColumnFilter]) -> str:
+    # Named after the table so that it is unique in the schema (PostgreSQL) or file (SQLite).
+    name = "partition_idx_" + hashlib.sha256(target.encode()).hexdigest()[:16]
+    columns = ", ".join(quote_identifier(f.column) for f in filters)
+    return f"CREATE INDEX {quote_identifier(name)} ON {target} ({columns})"
 
 
 def _check_microseconds(frame: pl.DataFrame, asset: str) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks of the generated IO managers against their peers (run: make bench)."""
