@@ -79,11 +79,18 @@ def uv_bin() -> list[str]:
 def run_uv(
     project: Path, *args: str, timeout: float = 900, **env: str
 ) -> subprocess.CompletedProcess:
-    """Run `uv <args>` in a rendered project; a failure shows the command's whole output."""
+    """Run `uv <args>` in a rendered project; a failure shows the command's whole output.
+
+    A pytest run in the project gets its own temp root: pytest keeps only the three newest
+    sessions' directories under the shared one, so nested sessions sharing it would delete each
+    other's (and this session's) files, renders and their virtualenvs included, mid-run.
+    """
+    temp_root = project.parent / "pytest-temp"
+    temp_root.mkdir(exist_ok=True)
     result = subprocess.run(
         [*uv_bin(), *args],
         cwd=project,
-        env=uv_environment() | env,
+        env=uv_environment() | {"PYTEST_DEBUG_TEMPROOT": str(temp_root)} | env,
         capture_output=True,
         text=True,
         timeout=timeout,
