@@ -11,11 +11,13 @@ See docs/io-manager-kuzu.md.
 
 from __future__ import annotations
 
+import glob
 import operator
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,7 @@ from .base import (
     validate_identifier,
     window_bounds,
 )
+from .filesystem import fsync_directory, remove_abandoned_temp_files, writer_temp_prefix
 
 # Asset metadata key that makes an asset a relationship table (see docs/io-manager-kuzu.md).
 GRAPH_REL_KEY = "graph_rel"
@@ -381,6 +384,15 @@ class KuzuDBIOManager(ConfigurableIOManager):
             "readers such as Kuzu Explorer that must never block the pipeline."
         ),
     )
+    replace_atomically: bool = Field(
+        default=True,
+        description=(
+            "Write into a private copy of the database file and rename it into place, so a "
+            "process killed during Kuzu's commit cannot damage the graph (kuzu 0.11.3 then "
+            "loses the tables it was committing). Costs one copy of the file per write; False "
+            "writes in place."
+        ),
+    )
 
     # ---------------------------------------------------------------- connections
 
@@ -461,16 +473,26 @@ class KuzuDBIOManager(ConfigurableIOManager):
         validate_frame(frame, target)
         check_frame_in_selection(frame, target.filters, asset=target.asset)
 
-        with self._connect(read_only=False, log=context.log) as connection:
+        def write(connection: Any) -> tuple[int, StoredTable]:
             with _transaction(connection):
                 try:
-                    row_count, stored = _write(connection, target, frame)
+                    return _write(connection, target, frame)
                 except IOManagerError:
                     raise
                 except RuntimeError as error:
                     raise GraphWriteError(_write_error_message(target, error)) from error
+
+        def publish(connection: Any, source: Path) -> None:
             if self.snapshot_path:
-                self._publish_snapshot(connection, context)
+                self._publish_snapshot(connection, context, source=source)
+
+        if self.replace_atomically:
+            with self._connect_to_copy(log=context.log, after_checkpoint=publish) as connection:
+                row_count, stored = write(connection)
+        else:
+            with self._connect(read_only=False, log=context.log) as connection:
+                row_count, stored = write(connection)
+                publish(connection, Path(self.db_path))
 
         metadata = build_output_metadata(
             frame,
@@ -482,7 +504,99 @@ class KuzuDBIOManager(ConfigurableIOManager):
         metadata["graph_table"] = MetadataValue.text(stored.describe())
         context.add_output_metadata(metadata)
 
-    def _publish_snapshot(self, connection: Any, context: OutputContext) -> None:
+    @contextmanager
+    def _connect_to_copy(
+        self, *, log: Any, after_checkpoint: Callable[[Any, Path], None]
+    ) -> Iterator[Any]:
+        """A connection to a private copy of the database, renamed over it when all went well.
+
+        Writers take the writer lock file first, so they queue instead of copying the same
+        version. Opening the live file for writing then waits for other holders (Explorer, a
+        shell) and recovers it if needed; its checkpoint leaves the whole graph in the one file,
+        which is copied. The caller's transaction runs on the copy; after a checkpoint the copy
+        is fsynced and replaces the live file with ``os.replace``. Readers see the old file or
+        the new one; a failed or killed writer leaves only a hidden temp file, which the next
+        write removes.
+        """
+        engine = _graphdb.graphdb()
+        path = Path(self.db_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._writer_lock(log=log):
+            remove_abandoned_temp_files(path)
+            if path.exists():
+                with self._connect(read_only=False, log=log) as live:
+                    live.execute("CHECKPOINT")
+            handle, temp_name = tempfile.mkstemp(
+                dir=path.parent, prefix=writer_temp_prefix(path), suffix=".tmp"
+            )
+            os.close(handle)
+            copy = Path(temp_name)
+            try:
+                if path.exists():
+                    shutil.copyfile(path, copy)
+                    shutil.copymode(path, copy)  # mkstemp made it private
+                else:
+                    copy.unlink()  # the engine creates a new database itself
+                database = engine.Database(str(copy))
+                try:
+                    connection = engine.Connection(database)
+                    try:
+                        yield connection
+                        connection.execute("CHECKPOINT")
+                        after_checkpoint(connection, copy)
+                    finally:
+                        connection.close()
+                finally:
+                    database.close()
+                for side_file in copy.parent.glob(f"{glob.escape(copy.name)}.*"):
+                    if side_file.stat().st_size:
+                        raise GraphWriteError(
+                            f"Kuzu left {side_file} after the checkpoint; the live database "
+                            f"{path} is unchanged. Retry the write."
+                        )
+                    side_file.unlink()
+                with open(copy, "rb") as written:
+                    os.fsync(written.fileno())
+                os.replace(copy, path)
+                fsync_directory(path.parent)
+            except BaseException:
+                for leftover in [copy, *copy.parent.glob(f"{glob.escape(copy.name)}.*")]:
+                    with suppress(FileNotFoundError):
+                        leftover.unlink()
+                raise
+
+    @contextmanager
+    def _writer_lock(self, *, log: Any) -> Iterator[None]:
+        """Hold the writer lock file of the database (one writing process at a time)."""
+        import fcntl
+
+        path = Path(self.db_path)
+        lock_path = path.with_name(f".{path.name}.writer.lock")
+        retries: list[float] = []
+
+        def log_retry(error: BaseException, wait: float) -> None:
+            emit = log.debug if retries else log.info
+            retries.append(wait)
+            emit(
+                f"Kuzu database {path} is held by another process; retrying for up to "
+                f"{self.lock_timeout_seconds:g}s (writer lock {lock_path})"
+            )
+
+        with open(lock_path, "a+b") as lock_file:
+            retry_while_locked(
+                lambda: fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB),
+                is_locked=lambda error: isinstance(error, BlockingIOError),
+                timeout_seconds=self.lock_timeout_seconds,
+                resource=f"Kuzu database {path}",
+                holder=lambda _error: describe_lock_holders(lock_path),
+                on_retry=log_retry,
+            )
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _publish_snapshot(self, connection: Any, context: OutputContext, *, source: Path) -> None:
         """Copy the committed database to ``snapshot_path`` atomically (temp file + rename).
 
         Runs while this process still holds the file, after a checkpoint, so the copy is
@@ -498,14 +612,14 @@ class KuzuDBIOManager(ConfigurableIOManager):
                 dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
             )
             try:
-                with os.fdopen(handle, "wb") as out, open(self.db_path, "rb") as source:
-                    while chunk := source.read(1 << 20):
+                with os.fdopen(handle, "wb") as out, open(source, "rb") as database_file:
+                    while chunk := database_file.read(1 << 20):
                         out.write(chunk)
                     out.flush()
                     os.fsync(out.fileno())
                     # mkstemp makes the file private; readers (Explorer's container user) need
                     # the database file's own permissions.
-                    os.chmod(temp_name, os.stat(source.fileno()).st_mode & 0o777)
+                    os.chmod(temp_name, os.stat(database_file.fileno()).st_mode & 0o777)
                 os.replace(temp_name, target)
             except BaseException:
                 with suppress(FileNotFoundError):

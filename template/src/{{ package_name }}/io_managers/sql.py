@@ -16,11 +16,12 @@ import operator
 import re
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import polars as pl
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlalchemy import URL, Engine
 
+T = TypeVar("T")
 DbType = Literal["postgresql", "sqlite"]
 SchemaEvolution = Literal["error", "add_columns"]
 
@@ -84,6 +86,27 @@ _SCHEMA_TEXT = re.compile(r"[A-Za-z0-9:+/=-]+")
 
 class SQLConnectionError(IOManagerError, ConnectionError):
     """The database could not be reached; the message shows the URL with the password masked."""
+
+
+class _ServerUnavailable(Exception):
+    """The server could not be reached, or dropped the connection before COMMIT: retryable.
+
+    Either way no transaction of ours was committed, so running the operation again is safe.
+    """
+
+    def __init__(self, reason: str, *, phase: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.phase = phase
+
+
+# SQLSTATEs of a server that is unreachable, shutting down or starting up (class 08: connection
+# exception; 57P01-57P03: admin/crash shutdown, cannot connect now). Anything else (wrong
+# password 28P01, unknown database 3D000) would fail again the same way: not retried.
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+# Backoff between attempts to reach PostgreSQL: 0.5 s, 1 s, 2 s ... at most 5 s.
+_RETRY_BACKOFF_SECONDS = 0.5
+_MAX_RETRY_BACKOFF_SECONDS = 5.0
 
 
 # ============================================================================================
@@ -190,6 +213,15 @@ class SQLIOManager(ConfigurableIOManager):
     connect_timeout_seconds: int = Field(
         default=10, description="PostgreSQL connect timeout; SQLite busy timeout."
     )
+    connect_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="PostgreSQL: attempts per read or write (first included) while the server "
+        "is unreachable, restarting, or drops the connection before COMMIT; backoff 0.5 s "
+        "doubling up to 5 s, then SQLConnectionError. Refusals such as a wrong password are "
+        "not retried.",
+    )
 
     _engine: Any = PrivateAttr(default=None)
 
@@ -241,6 +273,12 @@ class SQLIOManager(ConfigurableIOManager):
                     "application_name": "dagster-sql-io-manager",
                     # Naive timestamps and partition bounds are UTC.
                     "options": "-c TimeZone=UTC",
+                    # A server that vanishes without closing the socket (host down, network cut)
+                    # is noticed in about a minute instead of hanging the step (TCP only).
+                    "keepalives": 1,
+                    "keepalives_idle": 30,
+                    "keepalives_interval": 10,
+                    "keepalives_count": 3,
                 }
             self._engine = create_engine(self._url(), poolclass=NullPool, connect_args=connect_args)
         return self._engine
@@ -256,9 +294,55 @@ class SQLIOManager(ConfigurableIOManager):
             text = text.replace(self.password, "***")
         return text
 
+    def _run(self, work: Callable[[_Session], T], *, write: bool, log: Callable[[str], Any]) -> T:
+        """``work`` in one transaction, again (bounded, with backoff) while the server is away.
+
+        Retried: the server cannot be reached or restarts, or the connection drops before
+        COMMIT (the server then rolls the transaction back, so nothing was written). Not
+        retried: a connection lost during COMMIT (the outcome is unknown), and every other
+        error. The last failure is a :class:`SQLConnectionError` naming the URL and the fix.
+        """
+        attempts = self.connect_attempts if self.db_type == "postgresql" else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                with self._transaction(write=write) as session:
+                    return work(session)
+            except _ServerUnavailable as error:
+                if attempt == attempts:
+                    raise SQLConnectionError(
+                        self._unavailable_message(error, attempts, write=write)
+                    ) from None
+                wait = min(_RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1), _MAX_RETRY_BACKOFF_SECONDS)
+                log(
+                    f"{MANAGER}: {self.masked_url()} unavailable ({error.reason}); attempt "
+                    f"{attempt + 1} of {attempts} in {wait:g} s"
+                )
+                time.sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _unavailable_message(self, error: _ServerUnavailable, attempts: int, *, write: bool) -> str:
+        what = "write" if write else "read"
+        if error.phase == "connect":
+            problem = f"cannot connect to {self.masked_url()}"
+        else:
+            problem = (
+                f"lost the connection to {self.masked_url()} during the {what}; the server rolls "
+                "the unfinished transaction back, so the stored data is unchanged"
+            )
+        return (
+            f"{MANAGER} {problem} ({error.reason}), after {attempts} attempt(s). Is the server "
+            "running and reachable (docker compose up -d postgres for the local one)? Check "
+            "host, port, db_name, username and the password variable; re-execute the step once "
+            "it is back, or raise connect_attempts / connect_timeout_seconds for a slow restart."
+        )
+
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[_Session]:
-        """One transaction on a fresh connection: committed on success, rolled back on error."""
+        """One transaction on a fresh connection: committed on success, rolled back on error.
+
+        Raises :class:`_ServerUnavailable` when the server cannot be reached or drops the
+        connection before COMMIT (retryable, see :meth:`_run`).
+        """
         from sqlalchemy.exc import DBAPIError
 
         if self.db_type == "sqlite" and write:
@@ -267,6 +351,8 @@ class SQLIOManager(ConfigurableIOManager):
             connection = self._get_engine().connect()
         except DBAPIError as error:
             reason = self._scrub(str(error.orig)).strip()
+            if self.db_type == "postgresql" and _server_unavailable(error.orig):
+                raise _ServerUnavailable(reason, phase="connect") from None
             # `from None`: the chained driver error is not scrubbed, so it is not attached.
             raise SQLConnectionError(
                 f"{MANAGER} cannot connect to {self.masked_url()}: {reason}. Check host, port, "
@@ -279,14 +365,26 @@ class SQLIOManager(ConfigurableIOManager):
                 # (busy timeout) instead of deadlocking on a lock upgrade.
                 driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             session = _Session(self.db_type, driver)
+            committing = False
             try:
                 yield session
+                committing = True
                 driver.commit()
-            except BaseException:
+            except BaseException as error:
                 # A lost connection cannot roll back (the server already did): keep the
                 # original error rather than the rollback's.
                 with suppress(Exception):
                     driver.rollback()
+                if self.db_type == "postgresql" and _connection_lost(driver, error):
+                    reason = self._scrub(str(error)).strip()
+                    if committing:
+                        raise SQLConnectionError(
+                            f"{MANAGER} lost the connection to {self.masked_url()} while "
+                            f"committing ({reason}): the write may or may not be stored. "
+                            "Re-execute the step once the server is back (an overwrite of "
+                            "the same partition gives the same result)."
+                        ) from None
+                    raise _ServerUnavailable(reason, phase="transaction") from None
                 raise
         finally:
             connection.close()
@@ -326,8 +424,10 @@ class SQLIOManager(ConfigurableIOManager):
         }
         backend.check_values(frame, asset)
 
-        with self._transaction(write=True) as session:
-            row_count = self._write(session, backend, table, frame, types, meta, filters, asset)
+        def store(session: _Session) -> int:
+            return self._write(session, backend, table, frame, types, meta, filters, asset)
+
+        row_count = self._run(store, write=True, log=context.log.warning)
 
         metadata = build_output_metadata(
             frame,
@@ -463,7 +563,7 @@ class SQLIOManager(ConfigurableIOManager):
                 f"{hint} Or check db_name ({self.db_name!r})."
             )
 
-        with self._transaction(write=False) as session:
+        def load(session: _Session) -> tuple[pl.DataFrame, _TableInfo]:
             info = backend.table_info(session, table)
             if info is None:
                 raise MissingDataError(
@@ -481,7 +581,30 @@ class SQLIOManager(ConfigurableIOManager):
             frame = backend.read(
                 session, table, columns or list(info.column_types), where, params, info
             )
+            return frame, info
+
+        frame, info = self._run(load, write=False, log=context.log.warning)
         return restore_dtypes(frame, info.polars_schema())
+
+
+def _server_unavailable(error: BaseException | None) -> bool:
+    """A connect failure of a server that is down, unreachable or restarting (retryable)."""
+    import psycopg
+
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = error.sqlstate
+    # No SQLSTATE: the failure happened before the server answered (refused, timeout, DNS).
+    return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
+
+
+def _connection_lost(driver: Any, error: BaseException) -> bool:
+    """Whether ``error`` means the PostgreSQL connection is gone (server stopped or cut off)."""
+    import psycopg
+
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    return bool(getattr(driver, "broken", False)) or _server_unavailable(error)
 
 
 # ============================================================================================
