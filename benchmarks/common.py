@@ -181,8 +181,9 @@ class Contender:
     write: Callable[[], Any]
     read: Callable[[], Any] | None = None
     note: str = ""
-    # A write measured on a sample, scaled linearly to the full row count (reads are not).
+    # Measured on a sample, scaled linearly to the full row count.
     scale: float = 1.0
+    read_scale: float = 1.0
     write_seconds: list[float] = field(default_factory=list)
     read_seconds: list[float] = field(default_factory=list)
     write_error: str | None = None
@@ -194,7 +195,9 @@ class Contender:
             return statistics.median(values) * scale if values else None
 
         write = None if self.write_error else median(self.write_seconds, self.scale)
-        read = None if self.read_error or self.read is None else median(self.read_seconds)
+        read = None
+        if self.read is not None and not self.read_error:
+            read = median(self.read_seconds, self.read_scale)
         return {
             "name": self.name,
             "role": self.role,
@@ -204,7 +207,7 @@ class Contender:
             "total_s": write + read if write is not None and read is not None else None,
             "write_error": self.write_error,
             "read_error": self.read_error,
-            "extrapolated": self.scale != 1.0,
+            "extrapolated": self.scale != 1.0 or self.read_scale != 1.0,
             "samples": len(self.write_seconds),
         }
 
@@ -216,11 +219,13 @@ def describe_error(error: BaseException) -> str:
 
 def run_interleaved(contenders: list[Contender], repeats: int, *, warmup: bool = True) -> None:
     """Time each contender's write and read; each round runs every contender once, so load
-    drift on a shared machine hits them alike. The first (warm-up) round is not counted: it
-    pays imports, client creation and first-touch page faults."""
+    drift on a shared machine hits them alike, and each round starts one contender later, so
+    none always follows the same one (e.g. into another's disk writeback). The first (warm-up)
+    round is not counted: it pays imports, client creation and first-touch page faults."""
     for round_number in range(repeats + (1 if warmup else 0)):
         counted = round_number > 0 or not warmup
-        for contender in contenders:
+        start = round_number % len(contenders)
+        for contender in contenders[start:] + contenders[:start]:
             if contender.write_error is None:
                 seconds = _timed(contender.write)
                 if isinstance(seconds, BaseException):

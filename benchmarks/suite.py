@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import importlib.metadata
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -140,6 +141,8 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS probes")
     parser.add_argument("--output", required=True, type=Path)
     arguments = parser.parse_args()
+    # Input contexts log each load at debug level; the report is what this run is for.
+    logging.getLogger("dagster").setLevel(logging.INFO)
     chosen = [name for name in arguments.sections.split(",") if name]
     started = time.perf_counter()
 

@@ -181,7 +181,7 @@ def postgres_contenders(setup: Setup, inputs: Inputs) -> list[Contender]:
 
     def read_database() -> pl.DataFrame:
         with connect() as connection:
-            return pl.read_database("SELECT * FROM bench_raw.ohlcv_csv", connection)
+            return pl.read_database("SELECT * FROM bench_polars.ohlcv", connection)
 
     sampled = f"{sample.height:,} rows, scaled to {frame.height:,}" if scale != 1 else ""
     contenders = [
@@ -207,9 +207,10 @@ def postgres_contenders(setup: Setup, inputs: Inputs) -> list[Contender]:
             write=write_database,
             read=read_database,
             scale=scale,
-            note=f"write: {sampled}" if sampled else "",
+            read_scale=scale,
+            note=sampled,
         ),
     ]
     for contender in contenders:
-        contender.check = same_rows(frame)
+        contender.check = same_rows(sample if contender.read_scale != 1 else frame)
     return contenders

@@ -189,8 +189,9 @@ class DuckDBIOManager(ConfigurableIOManager):
     ) -> int:
         """Write inside the caller's transaction; return the rows of the slice (or table) after."""
         target = table.quoted
-        info = _table_info(connection, table)
         replace_table = meta.write_mode == "overwrite" and not filters
+        # An unpartitioned overwrite replaces whatever is there: no catalog lookup needed.
+        info = None if replace_table else _table_info(connection, table)
         if info is None or replace_table:
             # A new table, or an unpartitioned overwrite: the frame defines the table.
             _run(connection, f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(table.schema)}")
@@ -225,6 +226,8 @@ class DuckDBIOManager(ConfigurableIOManager):
             insert = f"INSERT INTO {target} BY NAME SELECT * FROM {INCOMING_VIEW}"  # noqa: S608
             _run(connection, insert)
 
+        if meta.write_mode == "overwrite":
+            return frame.height  # the slice (or table) holds exactly the frame now
         column_types = _column_types(connection, table)
         where, params = build_where_clause(filters, temporal_kind=_kinds(column_types, asset))
         count = f"SELECT count(*) FROM {target} WHERE {where}"  # noqa: S608 - quoted, bound
