@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures and helpers that run the same inputs through every IO manager (tests/stores.py).
+pytest_plugins = ("stores",)
+
 
 @pytest.fixture(autouse=True, scope="session")
 def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

@@ -36,6 +36,7 @@ def build_extract_assets(
     exchange_id: str,
     symbols: Sequence[str] = SYMBOLS,
     timeframe: str = TIMEFRAME,
+    retry_policy: dg.RetryPolicy = EXTRACT_RETRY_POLICY,
 ) -> list[dg.AssetsDefinition]:
     """The OHLCV and markets assets of one exchange."""
 
@@ -45,7 +46,7 @@ def build_extract_assets(
         io_manager_key="extract_io_manager",
         group_name=EXTRACT_GROUP,
         kinds={"ccxt", "python"},
-        retry_policy=EXTRACT_RETRY_POLICY,
+        retry_policy=retry_policy,
         description=f"{timeframe} candles of {', '.join(symbols)} on {exchange_id}, one UTC day.",
     )
     def extract_ohlcv(
@@ -81,7 +82,7 @@ def build_extract_assets(
         io_manager_key="extract_io_manager",
         group_name=EXTRACT_GROUP,
         kinds={"ccxt", "python"},
-        retry_policy=EXTRACT_RETRY_POLICY,
+        retry_policy=retry_policy,
         description=f"Markets listed on {exchange_id} (symbols, base/quote, precision, active).",
     )
     def extract_markets(

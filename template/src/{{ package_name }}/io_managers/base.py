@@ -654,6 +654,88 @@ def payload_kind(obj: Any) -> PayloadKind | None:
 
 _KIND_NAMES = {"dict": "dict", "frame": "polars.DataFrame"}
 
+# polars dtypes a backend cannot store and give back exactly, with the fix to suggest; refused
+# before anything is written (at any nesting depth), instead of failing half-way or returning
+# something else. The full support matrix is in docs/reliability.md.
+_UNSTORABLE_DTYPES: dict[str, dict[type[pl.DataType], str]] = {
+    "DuckDBIOManager": {
+        # DuckDB stores Duration as INTERVAL, which polars cannot read back.
+        pl.Duration: "cast it to Int64 (e.g. pl.col(...).dt.total_microseconds())",
+        pl.Int128: "cast it to Int64, or to pl.Decimal(38, 0)",
+        pl.UInt128: "cast it to UInt64, or to pl.Decimal(38, 0)",
+        pl.Float16: "cast it to Float32",
+    },
+    "KuzuDBIOManager": {
+        pl.Time: "cast it to Int64 (e.g. pl.col(...).cast(pl.Duration).dt.total_microseconds())",
+        pl.Int128: "cast it to Int64, or to pl.Decimal(38, 0)",
+        pl.UInt128: "cast it to UInt64, or to pl.Decimal(38, 0)",
+        pl.Float16: "cast it to Float32",
+    },
+}
+
+
+# Refused inside List, Array or Struct only: DuckDB 2.0 fails on nested dictionary-encoded
+# values, in one case with a fatal error that invalidates the open database.
+_UNSTORABLE_NESTED_DTYPES: dict[str, dict[type[pl.DataType], str]] = {
+    "DuckDBIOManager": {
+        pl.Categorical: "cast the nested values to String (e.g. pl.List(pl.String))",
+        pl.Enum: "cast the nested values to String (e.g. pl.List(pl.String))",
+    },
+}
+
+
+def _nested_dtypes(dtype: pl.DataType, path: str) -> Iterable[tuple[str, pl.DataType]]:
+    yield path, dtype
+    if isinstance(dtype, pl.List | pl.Array):
+        yield from _nested_dtypes(dtype.inner, f"{path}[]")
+    elif isinstance(dtype, pl.Struct):
+        for field in dtype.fields:
+            yield from _nested_dtypes(field.dtype, f"{path}.{field.name}")
+
+
+def check_storable_frame(frame: pl.DataFrame, *, manager: str, asset: str) -> None:
+    """Refuse dtypes and values ``manager`` would store wrongly, naming the column and the fix."""
+    refused = _UNSTORABLE_DTYPES.get(manager, {})
+    refused_nested = {**refused, **_UNSTORABLE_NESTED_DTYPES.get(manager, {})}
+    for name, dtype in frame.schema.items():
+        for path, inner in _nested_dtypes(dtype, name):
+            kinds = refused if path == name else refused_nested
+            fix = next((fix for kind, fix in kinds.items() if isinstance(inner, kind)), None)
+            if fix is not None:
+                raise UnsupportedTypeError(
+                    f"{manager} cannot store column {path!r} of asset {asset}: polars dtype "
+                    f"{inner} is not stored exactly by this backend. Before returning the frame, "
+                    f"{fix}; or store it with FilesystemIOManager or S3IOManager (Parquet)."
+                )
+    if manager == "KuzuDBIOManager":
+        _check_kuzu_values(frame, asset=asset)
+
+
+def _check_kuzu_values(frame: pl.DataFrame, *, asset: str) -> None:
+    """Values Kuzu 0.11.3 changes silently on a bulk load (checked on this version)."""
+    for name, dtype in frame.schema.items():
+        column = frame.get_column(name)
+        problem = fix = None
+        if dtype in (pl.Float32, pl.Float64) and column.is_nan().any():
+            # A float column with NaN and nulls comes back with later values turned into NaN.
+            problem, fix = "NaN", "replace NaN with null first: pl.col(...).fill_nan(None)"
+        elif dtype in (pl.Int8, pl.Int16, pl.Int64) and column.min() == _INT_MINIMUMS[dtype]:
+            # The minimum of INT8, INT16 and INT64 is loaded as 0.
+            problem = f"the value {_INT_MINIMUMS[dtype]} (the minimum of {dtype})"
+            fix = "cast the column to a wider type (e.g. pl.Decimal(38, 0))"
+        elif isinstance(dtype, pl.Decimal) and (dtype.precision or 38) <= 18 and (column < 0).any():
+            # Negative decimals of precision <= 18 are loaded as large positive numbers.
+            problem = f"negative values in {dtype}"
+            fix = f"cast it to pl.Decimal(38, {dtype.scale})"
+        if problem is not None:
+            raise UnsupportedTypeError(
+                f"KuzuDBIOManager cannot store column {name!r} of asset {asset}: Kuzu 0.11.3 does "
+                f"not load {problem} exactly. Before returning the frame, {fix}."
+            )
+
+
+_INT_MINIMUMS: dict[Any, int] = {pl.Int8: -(2**7), pl.Int16: -(2**15), pl.Int64: -(2**63)}
+
 
 def ensure_supported(
     obj: Any,
@@ -663,9 +745,21 @@ def ensure_supported(
     supported: Sequence[PayloadKind],
     fix: str,
 ) -> PayloadKind:
-    """Return the payload kind of ``obj`` or raise a clear :class:`UnsupportedTypeError`."""
+    """Return the payload kind of ``obj`` or raise a clear :class:`UnsupportedTypeError`.
+
+    Managers that store frames only (tables) also refuse a frame without columns: no database
+    creates a table without columns. File stores keep such a frame as it is.
+    """
     kind = payload_kind(obj)
+    if kind == "frame" and supported == ("frame",) and obj.width == 0:
+        raise UnsupportedTypeError(
+            f"{manager} cannot store asset {asset_label(context)}: the polars.DataFrame has no "
+            "columns, and a table needs at least one. Return the frame with its schema even "
+            "when it has no rows, e.g. pl.DataFrame(schema={...})."
+        )
     if kind is not None and kind in supported:
+        if kind == "frame":
+            check_storable_frame(obj, manager=manager, asset=asset_label(context))
         return kind
     stores = " or ".join(_KIND_NAMES[k] for k in supported)
     if obj is None:

@@ -152,7 +152,8 @@ class DuckDBIOManager(ConfigurableIOManager):
         check_frame_in_selection(frame, filters, asset=asset)
         if meta.write_mode == "upsert":
             check_primary_key(frame, meta.primary_key, asset=asset)
-        for name in (*meta.primary_key, *(f.column for f in filters)):
+        # Every column name, not only the keys: statements name columns (append, upsert, drift).
+        for name in (*frame.columns, *meta.primary_key, *(f.column for f in filters)):
             quote_identifier(name, f"column of asset {asset}")
 
         with self._connect(context, read_only=False) as connection:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import dagster as dg
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
-from .replay import REPLAY_TIMEFRAMES, check_exchange
+from .replay import FAULTS_ENV_VAR, REPLAY_TIMEFRAMES, FaultPlan, check_exchange
 
 if TYPE_CHECKING:
     import ccxt
@@ -118,6 +118,14 @@ class ExchangeResource(dg.ConfigurableResource):
         default=1.0, description="Wait before the first retry; doubles on each retry."
     )
     replay_seed: int = Field(default=0, description="Seed of the replayed candle generator.")
+    replay_faults: str = Field(
+        default="",
+        description=(
+            "Replay mode: faults to inject, in order, e.g. 'network=2,rate_limit=1,down' or "
+            f"'truncate=12:00' (see resources/replay/faults.py). Empty: {FAULTS_ENV_VAR}, "
+            "else none."
+        ),
+    )
 
     _clients: dict[str, Any] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -128,6 +136,13 @@ class ExchangeResource(dg.ConfigurableResource):
         if _is_env_var(value):
             return value  # resolved (and validated again) when a run starts
         return _normalize_mode(value)
+
+    @field_validator("replay_faults", mode="before")
+    @classmethod
+    def _check_faults(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            FaultPlan.parse(value)  # a typo is an error now, not a quiet run without faults
+        return value
 
     @field_validator("timeout_ms", "max_retries", "retry_backoff_seconds", mode="before")
     @classmethod
@@ -196,7 +211,8 @@ class ExchangeResource(dg.ConfigurableResource):
         if mode == "replay":
             from .replay import replay_client
 
-            return replay_client(exchange_id, config, seed=self.replay_seed)
+            faults = FaultPlan.from_setting(self.replay_faults)
+            return replay_client(exchange_id, config, seed=self.replay_seed, faults=faults)
         import ccxt
 
         return getattr(ccxt, exchange_id)(config)
@@ -219,10 +235,7 @@ class ExchangeResource(dg.ConfigurableResource):
                     raise ExchangeUnavailableError(
                         f"{exchange_id}: {action} failed after {attempts} attempt(s) "
                         f"({self.max_retries} retries) with {type(error).__name__}: {error}. "
-                        f"The exchange API could not be reached (mode={self.resolved_mode}, "
-                        f"timeout_ms={self.timeout_ms}). Check network or proxy access to "
-                        f"{exchange_id}, or set {MODE_ENV_VAR}=replay to run offline on "
-                        "replayed payloads."
+                        f"{self._failure_hint(exchange_id, error)}"
                     ) from error
                 delay = self.retry_backoff_seconds * 2**attempt
                 dg.get_dagster_logger().warning(
@@ -237,6 +250,32 @@ class ExchangeResource(dg.ConfigurableResource):
                 )
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failure_hint(self, exchange_id: str, error: Exception) -> str:
+        """What the last error means and what to do about it."""
+        import ccxt
+
+        if self.resolved_mode == "replay":
+            return (
+                f"Replay injected this fault (replay_faults={self.replay_faults!r}, "
+                f"{FAULTS_ENV_VAR}={os.environ.get(FAULTS_ENV_VAR, '')!r}): remove the plan to "
+                "replay without faults."
+            )
+        if isinstance(error, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+            return (
+                f"{exchange_id} kept rate-limiting the requests: run fewer partitions at once "
+                "(concurrency pools in deploy/dagster.yaml) or raise retry_backoff_seconds."
+            )
+        if isinstance(error, ccxt.ExchangeNotAvailable):
+            return (
+                f"{exchange_id} reports it is unavailable (maintenance or outage): retry the "
+                f"partition later, or set {MODE_ENV_VAR}=replay to run offline."
+            )
+        return (
+            f"The exchange API could not be reached (mode={self.resolved_mode}, "
+            f"timeout_ms={self.timeout_ms}). Check network or proxy access to {exchange_id}, "
+            f"or set {MODE_ENV_VAR}=replay to run offline on replayed payloads."
+        )
 
     # ----------------------------------------------------------------------------- data
 

@@ -183,13 +183,14 @@ def launch_seaweedfs(
     data_dir: str | Path | None = None,
     startup_timeout_seconds: float = 30.0,
     binary: str | Path | None = None,
+    credentials: S3Credentials | None = None,
 ) -> S3Server:
     """Start ``weed mini`` on loopback and return the running server (call ``close()``).
 
     ``data_dir`` defaults to a new temp directory, deleted by ``close()``; a given directory is
-    kept.
+    kept. ``credentials`` are those of the admin identity (default: random ones).
     """
-    admin = S3Credentials(f"admin-{secrets.token_hex(6)}", secrets.token_urlsafe(24))
+    admin = credentials or S3Credentials(f"admin-{secrets.token_hex(6)}", secrets.token_urlsafe(24))
     restricted = S3Credentials(f"writer-{secrets.token_hex(6)}", secrets.token_urlsafe(24))
     own_dir = data_dir is None
     root = Path(tempfile.mkdtemp(prefix="seaweedfs-")) if data_dir is None else Path(data_dir)

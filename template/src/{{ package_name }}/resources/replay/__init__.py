@@ -4,6 +4,7 @@
   `fetch()` it answers.
 - `binance.py`, `bybit.py`, `okx.py`, `kraken.py`: each exchange's wire format.
 - `generator.py`: the seeded, deterministic candle generator.
+- `faults.py`: network errors, rate limits, downtime and truncated days, injected on demand.
 - `samples/`: recorded markets payloads in each exchange's native format (package data).
 - `record.py`: refresh a markets sample from the live API.
 
@@ -11,6 +12,7 @@ Nothing here imports ccxt at import time.
 """
 
 from .base import REPLAY_TIMEFRAMES, ReplayError, Request, Response
+from .faults import FAULTS_ENV_VAR, FaultPlan, FaultPlanError
 from .transport import (
     SUPPORTED_EXCHANGES,
     WIRE_FORMATS,
@@ -21,9 +23,12 @@ from .transport import (
 )
 
 __all__ = [
+    "FAULTS_ENV_VAR",
     "REPLAY_TIMEFRAMES",
     "SUPPORTED_EXCHANGES",
     "WIRE_FORMATS",
+    "FaultPlan",
+    "FaultPlanError",
     "ReplayError",
     "ReplayTransport",
     "Request",

@@ -42,11 +42,16 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """What the exchange would answer: HTTP status and the decoded JSON body."""
+    """What the exchange would answer: HTTP status and the decoded JSON body.
+
+    `text` replaces the JSON body with raw text (an HTML error page of a CDN, a plain-text
+    rate-limit answer).
+    """
 
     status: int
     payload: Any
     reason: str = "OK"
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,8 @@ class WireFormat:
         self.seed = seed
         self.clock = clock
         self.generator = CandleGenerator(seed, self.exchange_id)
+        # Open time (ms) -> True when the candle is missing (a truncated day); None: none missing.
+        self.candle_missing: Callable[[int], bool] | None = None
         self._instruments: dict[str, Instrument] | None = None
         # Candles are a pure function of their key: overlapping pages reuse them.
         self._cache: dict[tuple[str, int, int], QuantizedCandle] = {}
@@ -226,6 +233,8 @@ class WireFormat:
     def quantized_candles(
         self, instrument: Instrument, timeframe_seconds: int, times_ms: list[int]
     ) -> list[QuantizedCandle]:
+        if self.candle_missing is not None:
+            times_ms = [t for t in times_ms if not self.candle_missing(t)]
         cache = self._cache
         native_id = instrument.native_id
         missing = [t for t in times_ms if (native_id, timeframe_seconds, t) not in cache]

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .base import ReplayError, Request, Response, WireFormat, now_ms
 from .binance import BinanceWire
 from .bybit import BybitWire
+from .faults import FaultInjector, FaultPlan, fault_response
 from .kraken import KrakenWire
 from .okx import OkxWire
 
@@ -40,6 +41,14 @@ def check_exchange(exchange_id: str) -> str:
     return exchange_id
 
 
+class InjectedNetworkFault(ConnectionError):
+    """An injected network fault: the request got no answer (`kind`: network or timeout)."""
+
+    def __init__(self, kind: str, request: str) -> None:
+        super().__init__(f"injected {kind} fault on {request}")
+        self.kind = kind
+
+
 class ReplayTransport:
     """Answers one exchange's REST requests from recordings and the seeded generator.
 
@@ -47,12 +56,25 @@ class ReplayTransport:
     a loopback HTTP server); the query string carries the parameters. A path without a route
     raises ReplayError naming the URL: when a ccxt upgrade changes endpoints, replay fails
     loudly instead of returning something made up.
+
+    `faults` (a FaultPlan or its text, see faults.py) makes requests fail the way a flaky
+    network or exchange does, in a fixed order, so retries can be tested deterministically.
     """
 
-    def __init__(self, exchange_id: str, seed: int = 0, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        exchange_id: str,
+        seed: int = 0,
+        clock: Callable[[], int] = now_ms,
+        faults: FaultPlan | str | None = None,
+    ) -> None:
         self.exchange_id = check_exchange(exchange_id)
         self.wire = WIRE_FORMATS[exchange_id](seed=seed, clock=clock)
         self._routes = self.wire.routes()
+        plan = faults if isinstance(faults, FaultPlan) else FaultPlan.parse(faults)
+        self.faults = FaultInjector(plan)
+        if plan.truncate_at_ms is not None:
+            self.wire.candle_missing = self.faults.candle_missing
         # The latest requests, for tests and debugging.
         self.requests: deque[Request] = deque(maxlen=10_000)
 
@@ -72,6 +94,11 @@ class ReplayTransport:
             body=body,
         )
         self.requests.append(request)
+        fault = self.faults.next_fault()
+        if fault in ("network", "timeout"):
+            raise InjectedNetworkFault(fault, f"{request.method} {url}")
+        if fault is not None:
+            return fault_response(fault, self.exchange_id)
         handler = self._routes.get(request.path)
         if handler is None or request.method != "GET":
             raise ReplayError(
@@ -93,10 +120,22 @@ def _replay_fetch(
     """
     import ccxt
 
-    response: Response = self.replay_transport.respond(method, url, headers, body)
-    text = json.dumps(response.payload, separators=(",", ":"))
+    try:
+        response: Response = self.replay_transport.respond(method, url, headers, body)
+    except InjectedNetworkFault as fault:
+        # What ccxt's own fetch raises for a timeout or a reset connection.
+        details = " ".join([self.id, method, url])
+        if fault.kind == "timeout":
+            raise ccxt.RequestTimeout(details) from fault
+        raise ccxt.NetworkError(details) from fault
+    if response.text is not None:
+        text = response.text
+        content_type = "text/html" if text.startswith("<") else "text/plain"
+    else:
+        text = json.dumps(response.payload, separators=(",", ":"))
+        content_type = "application/json"
     data = self.parse_json(text)
-    response_headers = {"Content-Type": "application/json"}
+    response_headers = {"Content-Type": content_type}
     if self.enableLastHttpResponse:
         self.last_http_response = text
     if self.enableLastJsonResponse:
@@ -149,8 +188,9 @@ def replay_client(
     *,
     seed: int = 0,
     clock: Callable[[], int] = now_ms,
+    faults: FaultPlan | str | None = None,
 ) -> ccxt.Exchange:
     """A ccxt exchange whose HTTP requests are answered by a ReplayTransport."""
     client = replay_class(exchange_id)(dict(config or {}))
-    client.replay_transport = ReplayTransport(exchange_id, seed=seed, clock=clock)
+    client.replay_transport = ReplayTransport(exchange_id, seed=seed, clock=clock, faults=faults)
     return client
