@@ -462,6 +462,26 @@ def partition_selection(context: ContextT) -> PartitionSelection | None:
     return PartitionSelection(keys, (_dimension(name, keys, partitions_def),), multi=False)
 
 
+def single_partition_key(
+    context: OutputContext, selection: PartitionSelection | None, *, manager: str, unit: str
+) -> str | None:
+    """The one partition an output writes, for stores that keep one ``unit`` per partition.
+
+    ``None`` for an unpartitioned output; an output covering several partitions (a
+    single-run backfill) is refused, since it cannot become one file or object.
+    """
+    if selection is None:
+        return None
+    if len(selection.keys) != 1:
+        raise IOManagerError(
+            f"{manager} stores one {unit} per partition, but this output of asset "
+            f"{asset_label(context)} covers {len(selection.keys)} partitions "
+            f"({selection.keys[0]} ... {selection.keys[-1]}). Run one partition per run "
+            "(BackfillPolicy.multi_run(1), the default) or use a table IO manager."
+        )
+    return selection.keys[0]
+
+
 def _dimension(name: str, keys: tuple[str, ...], partitions_def: Any) -> PartitionDimension:
     if isinstance(partitions_def, TimeWindowPartitionsDefinition):
         windows = merge_windows(
@@ -772,6 +792,15 @@ def ensure_supported(
         f"{manager} cannot store asset {asset_label(context)}: it returned {returned}, but "
         f"{manager} stores {stores} only. {fix}"
     )
+
+
+def check_dict_write_mode(meta: StorageMetadata, *, asset: str) -> None:
+    """A dict is always written whole: append and upsert apply to DataFrames only."""
+    if meta.write_mode != "overwrite":
+        raise MetadataError(
+            f"Asset {asset}: write_mode {meta.write_mode!r} applies to DataFrames only; "
+            "a dict is written whole. Remove write_mode, or return a polars.DataFrame."
+        )
 
 
 def expected_kind(context: InputContext) -> PayloadKind | None:

@@ -25,8 +25,6 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
 from .base import (
-    IOManagerError,
-    MetadataError,
     MissingDataError,
     PartitionSelection,
     PayloadKind,
@@ -34,6 +32,7 @@ from .base import (
     UnsupportedTypeError,
     asset_label,
     build_output_metadata,
+    check_dict_write_mode,
     concat_frames,
     decode_json,
     encode_json,
@@ -44,6 +43,7 @@ from .base import (
     partition_selection,
     payload_kind,
     select_columns,
+    single_partition_key,
     storage_metadata,
     storage_path_parts,
 )
@@ -100,25 +100,12 @@ class FilesystemIOManager(ConfigurableIOManager):
         )
         meta = storage_metadata(context)
         selection = partition_selection(context)
-        key = None
-        if selection is not None:
-            if len(selection.keys) != 1:
-                raise IOManagerError(
-                    f"FilesystemIOManager stores one file per partition, but this output of "
-                    f"asset {asset} covers {len(selection.keys)} partitions "
-                    f"({selection.keys[0]} ... {selection.keys[-1]}). Run one partition per run "
-                    "(BackfillPolicy.multi_run(1), the default) or use a table IO manager."
-                )
-            key = selection.keys[0]
+        key = single_partition_key(context, selection, manager="FilesystemIOManager", unit="file")
         stem = self._stem(context, meta, key, selection)
         path = self._file(stem, kind)
 
         if kind == "dict":
-            if meta.write_mode != "overwrite":
-                raise MetadataError(
-                    f"Asset {asset}: write_mode {meta.write_mode!r} applies to DataFrames only; "
-                    "a dict is written whole. Remove write_mode, or return a polars.DataFrame."
-                )
+            check_dict_write_mode(meta, asset=asset)
             data = encode_json(obj, asset=asset)
             atomic_write(path, lambda handle: handle.write(data))
             stored: Any = obj

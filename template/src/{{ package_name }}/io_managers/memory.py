@@ -12,13 +12,12 @@ import polars as pl
 from dagster import AssetKey, InputContext, IOManager, OutputContext
 
 from .base import (
-    IOManagerError,
-    MetadataError,
     MissingDataError,
     PartitionSelection,
     UnsupportedTypeError,
     asset_label,
     build_output_metadata,
+    check_dict_write_mode,
     concat_frames,
     ensure_loadable,
     ensure_supported,
@@ -27,6 +26,7 @@ from .base import (
     partition_selection,
     payload_kind,
     select_columns,
+    single_partition_key,
     storage_metadata,
     storage_path_parts,
     to_json_compatible,
@@ -65,24 +65,15 @@ class InMemoryIOManager(IOManager):
         )
         meta = storage_metadata(context)
         selection = partition_selection(context)
-        partition_key = None
-        if selection is not None:
-            if len(selection.keys) != 1:
-                raise IOManagerError(
-                    f"InMemoryIOManager stores one value per partition, but this output of asset "
-                    f"{asset} covers {len(selection.keys)} partitions; run one partition per run."
-                )
-            partition_key = str(selection.keys[0])
+        partition_key = single_partition_key(
+            context, selection, manager="InMemoryIOManager", unit="value"
+        )
         parts = storage_path_parts(context, meta)
         key = (parts, partition_key)
         where = self._uri(parts, selection, partition_key)
 
         if kind == "dict":
-            if meta.write_mode != "overwrite":
-                raise MetadataError(
-                    f"Asset {asset}: write_mode {meta.write_mode!r} applies to DataFrames only; "
-                    "a dict is written whole. Remove write_mode, or return a polars.DataFrame."
-                )
+            check_dict_write_mode(meta, asset=asset)
             stored: Any = to_json_compatible(obj, asset=asset)
         else:
             existing = self.values.get(key)

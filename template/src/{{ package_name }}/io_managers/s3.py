@@ -26,7 +26,6 @@ from pydantic import Field, PrivateAttr
 
 from .base import (
     IOManagerError,
-    MetadataError,
     MissingDataError,
     PartitionSelection,
     PayloadKind,
@@ -35,6 +34,7 @@ from .base import (
     UnsupportedTypeError,
     asset_label,
     build_output_metadata,
+    check_dict_write_mode,
     concat_frames,
     decode_json,
     encode_json,
@@ -45,6 +45,7 @@ from .base import (
     partition_selection,
     payload_kind,
     select_columns,
+    single_partition_key,
     storage_metadata,
     storage_path_parts,
     validate_path_segment,
@@ -199,24 +200,13 @@ class S3IOManager(ConfigurableIOManager):
         )
         meta = storage_metadata(context)
         selection = partition_selection(context)
-        partition_key = None
-        if selection is not None:
-            if len(selection.keys) != 1:
-                raise IOManagerError(
-                    f"S3IOManager stores one object per partition, but this output of asset "
-                    f"{asset} covers {len(selection.keys)} partitions ({selection.keys[0]} ... "
-                    f"{selection.keys[-1]}). Run one partition per run "
-                    "(BackfillPolicy.multi_run(1), the default) or use a table IO manager."
-                )
-            partition_key = selection.keys[0]
+        partition_key = single_partition_key(
+            context, selection, manager="S3IOManager", unit="object"
+        )
         keys = self._object_keys(context, meta, partition_key, selection)
         key = keys[kind]
         if kind == "dict":  # payload checks first: a refused payload touches nothing
-            if meta.write_mode != "overwrite":
-                raise MetadataError(
-                    f"Asset {asset}: write_mode {meta.write_mode!r} applies to DataFrames only; "
-                    "a dict is written whole. Remove write_mode, or return a polars.DataFrame."
-                )
+            check_dict_write_mode(meta, asset=asset)
             data = encode_json(obj, asset=asset)
         self._ensure_bucket(key, log=context.log.info)
 
