@@ -346,6 +346,7 @@ class SeaweedFSProcess:
         if self.running:
             return
         (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
+        stored_volumes = self.stored_volume_ids()
         # The identities file is the only source of credentials.
         environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         self._log = self.log_path.open("ab")
@@ -358,7 +359,45 @@ class SeaweedFSProcess:
             stderr=subprocess.STDOUT,
         )
         atexit.register(self.stop)
+        deadline = time.monotonic() + timeout_seconds
         self._wait_until_ready(timeout_seconds)
+        self._wait_until_volumes_served(stored_volumes, deadline)
+
+    def stored_volume_ids(self) -> set[int]:
+        """Ids of the volumes on disk (``<collection>_<id>.dat`` or ``<id>.dat``)."""
+        return {
+            int(path.stem.rpartition("_")[2])
+            for path in (self.data_dir / "data").glob("*.dat")
+            if path.stem.rpartition("_")[2].isdigit()
+        }
+
+    def served_volume_ids(self) -> set[int]:
+        """Ids of the volumes the master knows are served; empty while it cannot say."""
+        url = f"http://{LOOPBACK}:{self.ports['master.port']}/vol/status"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                topology = json.load(response)["Volumes"].get("DataCenters") or {}
+        except (OSError, ValueError, KeyError):
+            return set()
+        return {
+            volume["Id"]
+            for racks in topology.values()
+            for nodes in racks.values()
+            for volumes in nodes.values()
+            for volume in volumes
+        }
+
+    def _wait_until_volumes_served(self, stored: set[int], deadline: float) -> None:
+        """After a restart the S3 port answers before the volume server has re-registered its
+        volumes with the master; reads of stored objects fail (HTTP 500) until it has."""
+        while not stored <= self.served_volume_ids():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(
+                    f"SeaweedFS did not serve its stored volumes {sorted(stored)} in time.\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.05)
 
     def _wait_until_ready(self, timeout_seconds: float) -> None:
         url = f"http://{LOOPBACK}:{self.ports['s3.port']}/"
