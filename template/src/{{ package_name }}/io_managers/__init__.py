@@ -1,4 +1,4 @@
-"""IO managers of the project; shared semantics live in :mod:`.base`.
+"""IO managers of the project; shared semantics live in :mod:`.core`.
 
 Environments bind these to the IO manager keys the assets name (``extract_io_manager``,
 ``transform_io_manager``); asset code never names a backend.

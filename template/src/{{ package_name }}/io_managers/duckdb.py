@@ -18,33 +18,29 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
-from .base import (
-    ColumnFilter,
-    MetadataError,
-    MissingDataError,
-    StorageMetadata,
-    TableName,
-    TemporalKind,
-    asset_label,
-    build_output_metadata,
-    build_where_clause,
-    check_frame_in_selection,
+from .core.context import asset_label, materialize_hint
+from .core.errors import MetadataError, MissingDataError
+from .core.frames import (
     check_no_drift,
     check_primary_key,
     decode_frame_schema,
     encode_frame_schema,
-    ensure_loadable,
-    ensure_supported,
-    materialize_hint,
-    partition_selection,
-    quote_identifier,
-    resolve_table,
     restore_dtypes,
-    retry_while_locked,
     select_columns,
-    storage_metadata,
+)
+from .core.locks import retry_while_locked
+from .core.metadata import StorageMetadata, storage_metadata
+from .core.naming import TableName, quote_identifier, resolve_table
+from .core.output_metadata import build_output_metadata
+from .core.partitions import (
+    ColumnFilter,
+    TemporalKind,
+    build_where_clause,
+    check_frame_in_selection,
+    partition_selection,
     table_filters,
 )
+from .core.payloads import RefusedDtypes, ensure_loadable, ensure_supported
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -54,6 +50,24 @@ DEFAULT_SCHEMA = "main"
 INCOMING_VIEW = "dagster_incoming_frame"
 _LOCK_MESSAGE = "Could not set lock"
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+# polars dtypes DuckDB cannot store and give back exactly, refused before anything is written.
+REFUSED_DTYPES = RefusedDtypes(
+    {
+        # DuckDB stores Duration as INTERVAL, which polars cannot read back.
+        pl.Duration: "cast it to Int64 (e.g. pl.col(...).dt.total_microseconds())",
+        pl.Int128: "cast it to Int64, or to pl.Decimal(38, 0)",
+        pl.UInt128: "cast it to UInt64, or to pl.Decimal(38, 0)",
+        pl.Float16: "cast it to Float32",
+    },
+    # DuckDB 2.0 fails on nested dictionary-encoded values, in one case with a fatal error that
+    # invalidates the open database.
+    nested={
+        pl.Categorical: "cast the nested values to String (e.g. pl.List(pl.String))",
+        pl.Enum: "cast the nested values to String (e.g. pl.List(pl.String))",
+    },
+    alternative="store it with FilesystemIOManager or S3IOManager (Parquet)",
+)
 
 _DICT_FIX = (
     "Store dict payloads with an IO manager that keeps dicts (FilesystemIOManager, S3IOManager "
@@ -140,7 +154,12 @@ class DuckDBIOManager(ConfigurableIOManager):
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         asset = asset_label(context)
         ensure_supported(
-            obj, context=context, manager="DuckDBIOManager", supported=("frame",), fix=_DICT_FIX
+            obj,
+            context=context,
+            manager="DuckDBIOManager",
+            supported=("frame",),
+            fix=_DICT_FIX,
+            refused=REFUSED_DTYPES,
         )
         frame: pl.DataFrame = obj
         meta = storage_metadata(context)

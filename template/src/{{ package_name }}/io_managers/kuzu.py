@@ -28,38 +28,37 @@ from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputCo
 from pydantic import Field
 
 from . import _graphdb
-from .base import (
-    ColumnFilter,
-    ContextT,
+from .core.context import ContextT, asset_label, materialize_hint, output_context_of
+from .core.errors import (
     IOManagerError,
     MetadataError,
     MissingDataError,
     SchemaDriftError,
     StorageLockedError,
-    StorageMetadata,
-    TemporalKind,
     UnsafeNameError,
     UnsupportedTypeError,
-    asset_label,
-    build_output_metadata,
-    check_frame_in_selection,
+)
+from .core.files import fsync_directory, remove_abandoned_temp_files, writer_temp_prefix
+from .core.frames import (
     check_no_drift,
     decode_frame_schema,
     encode_frame_schema,
-    ensure_loadable,
-    ensure_supported,
-    materialize_hint,
-    output_context_of,
-    partition_selection,
     restore_dtypes,
-    retry_while_locked,
     select_columns,
-    storage_metadata,
+)
+from .core.locks import retry_while_locked
+from .core.metadata import StorageMetadata, storage_metadata
+from .core.naming import validate_identifier
+from .core.output_metadata import build_output_metadata
+from .core.partitions import (
+    ColumnFilter,
+    TemporalKind,
+    check_frame_in_selection,
+    partition_selection,
     table_filters,
-    validate_identifier,
     window_bounds,
 )
-from .filesystem import fsync_directory, remove_abandoned_temp_files, writer_temp_prefix
+from .core.payloads import RefusedDtypes, ensure_loadable, ensure_supported
 
 # Asset metadata key that makes an asset a relationship table (see docs/io-manager-kuzu.md).
 GRAPH_REL_KEY = "graph_rel"
@@ -77,6 +76,18 @@ _TYPE_PATTERN = re.compile(r"[A-Za-z0-9_(), \[\]]+")
 _COMMENT_PATTERN = re.compile(r"[A-Za-z0-9+/=:_-]*")
 
 _MANAGER = "KuzuDBIOManager"
+# polars dtypes Kuzu cannot store and give back exactly, refused before anything is written.
+REFUSED_DTYPES = RefusedDtypes(
+    {
+        pl.Time: "cast it to Int64 (e.g. pl.col(...).cast(pl.Duration).dt.total_microseconds())",
+        pl.Int128: "cast it to Int64, or to pl.Decimal(38, 0)",
+        pl.UInt128: "cast it to UInt64, or to pl.Decimal(38, 0)",
+        pl.Float16: "cast it to Float32",
+    },
+    alternative="store it with FilesystemIOManager or S3IOManager (Parquet)",
+)
+_INT_MINIMUMS: dict[Any, int] = {pl.Int8: -(2**7), pl.Int16: -(2**15), pl.Int64: -(2**63)}
+
 _DICT_FIX = (
     "Store dict payloads with an IO manager that keeps dicts (FilesystemIOManager, S3IOManager "
     "or InMemoryIOManager; in this project io_manager_key='extract_io_manager'), or return a "
@@ -466,9 +477,15 @@ class KuzuDBIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         ensure_supported(
-            obj, context=context, manager=_MANAGER, supported=("frame",), fix=_DICT_FIX
+            obj,
+            context=context,
+            manager=_MANAGER,
+            supported=("frame",),
+            fix=_DICT_FIX,
+            refused=REFUSED_DTYPES,
         )
         frame: pl.DataFrame = obj
+        check_kuzu_values(frame, asset=asset_label(context))
         target = graph_target(context)
         validate_frame(frame, target)
         check_frame_in_selection(frame, target.filters, asset=target.asset)
@@ -1101,3 +1118,26 @@ def _command_line(pid: int) -> str:
         return "command unknown"
     text = " ".join(raw.decode(errors="replace").replace("\0", " ").split()) or "command unknown"
     return text if len(text) <= 120 else text[:119] + "…"
+
+
+def check_kuzu_values(frame: pl.DataFrame, *, asset: str) -> None:
+    """Refuse values Kuzu 0.11.3 changes silently on a bulk load (checked on this version)."""
+    for name, dtype in frame.schema.items():
+        column = frame.get_column(name)
+        problem = fix = None
+        if dtype in (pl.Float32, pl.Float64) and column.is_nan().any():
+            # A float column with NaN and nulls comes back with later values turned into NaN.
+            problem, fix = "NaN", "replace NaN with null first: pl.col(...).fill_nan(None)"
+        elif dtype in (pl.Int8, pl.Int16, pl.Int64) and column.min() == _INT_MINIMUMS[dtype]:
+            # The minimum of INT8, INT16 and INT64 is loaded as 0.
+            problem = f"the value {_INT_MINIMUMS[dtype]} (the minimum of {dtype})"
+            fix = "cast the column to a wider type (e.g. pl.Decimal(38, 0))"
+        elif isinstance(dtype, pl.Decimal) and (dtype.precision or 38) <= 18 and (column < 0).any():
+            # Negative decimals of precision <= 18 are loaded as large positive numbers.
+            problem = f"negative values in {dtype}"
+            fix = f"cast it to pl.Decimal(38, {dtype.scale})"
+        if problem is not None:
+            raise UnsupportedTypeError(
+                f"KuzuDBIOManager cannot store column {name!r} of asset {asset}: Kuzu 0.11.3 does "
+                f"not load {problem} exactly. Before returning the frame, {fix}."
+            )

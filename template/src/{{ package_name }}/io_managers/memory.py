@@ -11,26 +11,15 @@ from typing import Any
 import polars as pl
 from dagster import AssetKey, InputContext, IOManager, OutputContext
 
-from .base import (
-    MissingDataError,
-    PartitionSelection,
-    UnsupportedTypeError,
-    asset_label,
-    build_output_metadata,
-    check_dict_write_mode,
-    concat_frames,
-    ensure_loadable,
-    ensure_supported,
-    materialize_hint,
-    merge_frames,
-    partition_selection,
-    payload_kind,
-    select_columns,
-    single_partition_key,
-    storage_metadata,
-    storage_path_parts,
-    to_json_compatible,
-)
+from .core.codecs import to_json_compatible
+from .core.context import asset_label, materialize_hint
+from .core.errors import MissingDataError, UnsupportedTypeError
+from .core.frames import concat_frames, merge_frames, select_columns
+from .core.metadata import storage_metadata
+from .core.naming import storage_path_parts
+from .core.output_metadata import build_output_metadata
+from .core.partitions import PartitionSelection, partition_selection, single_partition_key
+from .core.payloads import check_dict_write_mode, ensure_loadable, ensure_supported, payload_kind
 
 StorageKey = tuple[tuple[str, ...], str | None]
 

@@ -24,33 +24,21 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field, PrivateAttr
 
-from .base import (
-    IOManagerError,
-    MissingDataError,
-    PartitionSelection,
+from .core.codecs import EXTENSIONS, PARTITION_FILE_STEM, decode_json, encode_json
+from .core.context import asset_label, materialize_hint
+from .core.errors import IOManagerError, MissingDataError, UnsafeNameError, UnsupportedTypeError
+from .core.frames import concat_frames, merge_frames, select_columns
+from .core.metadata import StorageMetadata, storage_metadata
+from .core.naming import storage_path_parts, validate_path_segment
+from .core.output_metadata import build_output_metadata
+from .core.partitions import PartitionSelection, partition_selection, single_partition_key
+from .core.payloads import (
     PayloadKind,
-    StorageMetadata,
-    UnsafeNameError,
-    UnsupportedTypeError,
-    asset_label,
-    build_output_metadata,
     check_dict_write_mode,
-    concat_frames,
-    decode_json,
-    encode_json,
     ensure_loadable,
     ensure_supported,
-    materialize_hint,
-    merge_frames,
-    partition_selection,
     payload_kind,
-    select_columns,
-    single_partition_key,
-    storage_metadata,
-    storage_path_parts,
-    validate_path_segment,
 )
-from .filesystem import EXTENSIONS, PARTITION_FILE_STEM
 
 T = TypeVar("T")
 

@@ -27,36 +27,34 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field, PrivateAttr
 
-from .base import (
-    ColumnFilter,
+from .core.context import asset_label, materialize_hint
+from .core.errors import (
     IOManagerError,
     MetadataError,
     MissingDataError,
     SchemaDriftError,
-    StorageMetadata,
-    TableName,
-    TemporalKind,
     UnsupportedTypeError,
-    asset_label,
-    build_output_metadata,
-    build_where_clause,
-    check_frame_in_selection,
+)
+from .core.frames import (
     check_no_drift,
     check_primary_key,
     decode_frame_schema,
     encode_frame_schema,
-    ensure_loadable,
-    ensure_supported,
-    materialize_hint,
-    partition_selection,
-    quote_identifier,
-    resolve_table,
     restore_dtypes,
     select_columns,
-    storage_metadata,
-    table_filters,
-    validate_identifier,
 )
+from .core.metadata import StorageMetadata, storage_metadata
+from .core.naming import TableName, quote_identifier, resolve_table, validate_identifier
+from .core.output_metadata import build_output_metadata
+from .core.partitions import (
+    ColumnFilter,
+    TemporalKind,
+    build_where_clause,
+    check_frame_in_selection,
+    partition_selection,
+    table_filters,
+)
+from .core.payloads import ensure_loadable, ensure_supported
 
 if TYPE_CHECKING:
     import pyarrow as pa

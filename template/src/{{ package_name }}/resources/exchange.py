@@ -16,7 +16,6 @@ import difflib
 import math
 import os
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import dagster as dg
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
+from ..retry import Backoff, Retry, retry_call
 from .replay import FAULTS_ENV_VAR, REPLAY_TIMEFRAMES, FaultPlan, check_exchange
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ DEFAULT_PAGE_LIMIT = 500
 UNTIL_EXCHANGES = frozenset({"binance", "bybit", "okx"})
 
 T = TypeVar("T")
+# Longest wait between two attempts of one request, whatever retry_backoff_seconds says.
+MAX_RETRY_WAIT_SECONDS = 60.0
 
 
 class ExchangeUnavailableError(RuntimeError):
@@ -115,7 +117,9 @@ class ExchangeResource(dg.ConfigurableResource):
         default=3, description="Retries of a request failing with a ccxt NetworkError."
     )
     retry_backoff_seconds: float = Field(
-        default=1.0, description="Wait before the first retry; doubles on each retry."
+        default=1.0,
+        description="Wait before the first retry; doubles on each retry, plus a random jitter "
+        "of up to as much again; at most 60 s.",
     )
     replay_seed: int = Field(default=0, description="Seed of the replayed candle generator.")
     replay_faults: str = Field(
@@ -227,29 +231,36 @@ class ExchangeResource(dg.ConfigurableResource):
         import ccxt
 
         attempts = self.max_retries + 1
-        for attempt in range(attempts):
-            try:
-                return function()
-            except ccxt.NetworkError as error:
-                if attempt + 1 >= attempts:
-                    raise ExchangeUnavailableError(
-                        f"{exchange_id}: {action} failed after {attempts} attempt(s) "
-                        f"({self.max_retries} retries) with {type(error).__name__}: {error}. "
-                        f"{self._failure_hint(exchange_id, error)}"
-                    ) from error
-                delay = self.retry_backoff_seconds * 2**attempt
-                dg.get_dagster_logger().warning(
-                    "%s: %s failed with %s (%s); retry %d of %d in %.2fs",
-                    exchange_id,
-                    action,
-                    type(error).__name__,
-                    error,
-                    attempt + 1,
-                    self.max_retries,
-                    delay,
-                )
-                time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def log_retry(retry: Retry) -> None:
+            dg.get_dagster_logger().warning(
+                "%s: %s failed with %s (%s); retry %d of %d in %.2fs",
+                exchange_id,
+                action,
+                type(retry.error).__name__,
+                retry.error,
+                retry.attempt,
+                self.max_retries,
+                retry.wait,
+            )
+
+        try:
+            return retry_call(
+                function,
+                retry_on=lambda error: isinstance(error, ccxt.NetworkError),
+                backoff=Backoff(
+                    attempts=attempts,
+                    initial_seconds=self.retry_backoff_seconds,
+                    max_seconds=MAX_RETRY_WAIT_SECONDS,
+                ),
+                on_retry=log_retry,
+            )
+        except ccxt.NetworkError as error:
+            raise ExchangeUnavailableError(
+                f"{exchange_id}: {action} failed after {attempts} attempt(s) "
+                f"({self.max_retries} retries) with {type(error).__name__}: {error}. "
+                f"{self._failure_hint(exchange_id, error)}"
+            ) from error
 
     def _failure_hint(self, exchange_id: str, error: Exception) -> str:
         """What the last error means and what to do about it."""

@@ -1,0 +1,311 @@
+"""Partitions: keys and time windows, hive path segments, table-slice filters (bound values)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import polars as pl
+from dagster import (
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    OutputContext,
+    TimeWindowPartitionsDefinition,
+)
+
+from .context import ContextT, asset_label
+from .errors import IOManagerError, MetadataError, PartitionMismatchError, UnsafeNameError
+from .metadata import StorageMetadata
+from .naming import quote_identifier, validate_identifier, validate_path_segment
+
+# Hive-style name of the path segment of a single-dimension partition.
+TIME_PARTITION_SEGMENT = "date"
+STATIC_PARTITION_SEGMENT = "partition"
+
+
+class TimeWindow(NamedTuple):
+    """A half-open time interval ``[start, end)`` with timezone-aware bounds."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+
+def merge_windows(windows: Iterable[TimeWindow]) -> tuple[TimeWindow, ...]:
+    """Union of windows: sorted, with overlapping or touching windows merged."""
+    merged: list[TimeWindow] = []
+    for window in sorted(windows):
+        if merged and window.start <= merged[-1].end:
+            merged[-1] = TimeWindow(merged[-1].start, max(merged[-1].end, window.end))
+        else:
+            merged.append(window)
+    return tuple(merged)
+
+
+@dataclass(frozen=True)
+class PartitionDimension:
+    """One partition dimension of a selection.
+
+    ``windows`` is set for time dimensions (the union of the selected partitions' windows),
+    ``None`` for static or dynamic dimensions, which are filtered by ``keys``.
+    """
+
+    name: str
+    keys: tuple[str, ...]
+    windows: tuple[TimeWindow, ...] | None
+
+
+@dataclass(frozen=True)
+class PartitionSelection:
+    """The partitions an output writes or an input reads."""
+
+    keys: tuple[str, ...]
+    dimensions: tuple[PartitionDimension, ...]
+    multi: bool
+
+    def path_segments(self, key: str) -> tuple[str, ...]:
+        """Hive-style path segments of one partition key, e.g. ``("date=2024-01-02",)``.
+
+        Multi-dimensional keys give one ``<dimension>=<key>`` segment per dimension, sorted by
+        dimension name. Every key is validated so it cannot escape the asset's directory.
+        """
+        if self.multi:
+            if not isinstance(key, MultiPartitionKey):
+                raise UnsafeNameError(f"Expected a multi-dimensional partition key, got {key!r}.")
+            items = sorted(key.keys_by_dimension.items())
+        else:
+            items = [(self.dimensions[0].name, key)]
+        return tuple(
+            f"{validate_path_segment(name, 'partition dimension')}={validate_partition_key(value)}"
+            for name, value in items
+        )
+
+
+def validate_partition_key(key: str) -> str:
+    """Refuse partition keys that could escape a directory (``..``, absolute paths, ``/``, NUL)."""
+    return validate_path_segment(key, "partition key")
+
+
+def partition_selection(context: ContextT) -> PartitionSelection | None:
+    """The partition keys (and time windows) of an output or input; ``None`` if unpartitioned."""
+    if not context.has_asset_key or not context.has_asset_partitions:
+        return None
+    partitions_def = context.asset_partitions_def
+    # Keys are validated as path segments by path_segments(); table backends bind them as values.
+    keys = tuple(context.asset_partition_keys)
+
+    if isinstance(partitions_def, MultiPartitionsDefinition):
+        multi_keys = [
+            key
+            if isinstance(key, MultiPartitionKey)
+            else partitions_def.get_partition_key_from_str(key)
+            for key in keys
+        ]
+        dimensions = []
+        for dimension in partitions_def.partitions_defs:
+            dim_keys = tuple(dict.fromkeys(k.keys_by_dimension[dimension.name] for k in multi_keys))
+            dimensions.append(_dimension(dimension.name, dim_keys, dimension.partitions_def))
+        return PartitionSelection(tuple(multi_keys), tuple(dimensions), multi=True)
+
+    name = (
+        TIME_PARTITION_SEGMENT
+        if isinstance(partitions_def, TimeWindowPartitionsDefinition)
+        else STATIC_PARTITION_SEGMENT
+    )
+    return PartitionSelection(keys, (_dimension(name, keys, partitions_def),), multi=False)
+
+
+def single_partition_key(
+    context: OutputContext, selection: PartitionSelection | None, *, manager: str, unit: str
+) -> str | None:
+    """The one partition an output writes, for stores that keep one ``unit`` per partition.
+
+    ``None`` for an unpartitioned output; an output covering several partitions (a
+    single-run backfill) is refused, since it cannot become one file or object.
+    """
+    if selection is None:
+        return None
+    if len(selection.keys) != 1:
+        raise IOManagerError(
+            f"{manager} stores one {unit} per partition, but this output of asset "
+            f"{asset_label(context)} covers {len(selection.keys)} partitions "
+            f"({selection.keys[0]} ... {selection.keys[-1]}). Run one partition per run "
+            "(BackfillPolicy.multi_run(1), the default) or use a table IO manager."
+        )
+    return selection.keys[0]
+
+
+def _dimension(name: str, keys: tuple[str, ...], partitions_def: Any) -> PartitionDimension:
+    if isinstance(partitions_def, TimeWindowPartitionsDefinition):
+        windows = merge_windows(
+            TimeWindow(*partitions_def.time_window_for_partition_key(key)) for key in keys
+        )
+        return PartitionDimension(name, keys, windows)
+    return PartitionDimension(name, keys, None)
+
+
+class ColumnFilter(NamedTuple):
+    """Rows of one partition dimension: ``column`` inside one of ``windows`` or in ``values``."""
+
+    column: str
+    dimension: str
+    windows: tuple[TimeWindow, ...] | None
+    values: tuple[str, ...] | None
+
+
+def missing_partition_expr_message(asset: str, selection: PartitionSelection) -> str:
+    if selection.multi:
+        example = ", ".join(f'"{d.name}": "<column>"' for d in selection.dimensions)
+        example = "{" + example + "}"
+    else:
+        example = '"<timestamp column>"'
+    return (
+        f"Asset {asset} is partitioned, so a table backend needs to know which column holds "
+        f'the partition. Add it to the asset\'s metadata: @asset(..., metadata={{"partition_expr": '
+        f"{example}}})."
+    )
+
+
+def table_filters(
+    selection: PartitionSelection, meta: StorageMetadata, *, asset: str
+) -> tuple[ColumnFilter, ...]:
+    """The column filters selecting exactly the partitions of ``selection``."""
+    expr = meta.partition_expr
+    if expr is None:
+        raise MetadataError(missing_partition_expr_message(asset, selection))
+    if selection.multi:
+        if not isinstance(expr, Mapping):
+            raise MetadataError(
+                f"Asset {asset} has multi-dimensional partitions; 'partition_expr' must be a dict "
+                f"of dimension -> column. {missing_partition_expr_message(asset, selection)}"
+            )
+        missing = [d.name for d in selection.dimensions if d.name not in expr]
+        if missing:
+            raise MetadataError(
+                f"Asset {asset}: 'partition_expr' has no column for dimension(s) "
+                f"{', '.join(missing)}. {missing_partition_expr_message(asset, selection)}"
+            )
+        columns = {d.name: expr[d.name] for d in selection.dimensions}
+    else:
+        if not isinstance(expr, str):
+            raise MetadataError(
+                f"Asset {asset} has one partition dimension; 'partition_expr' must be the name "
+                f"of one column, got {expr!r}."
+            )
+        columns = {selection.dimensions[0].name: expr}
+    filters = []
+    for dimension in selection.dimensions:
+        column = validate_identifier(columns[dimension.name], f"partition_expr column of {asset}")
+        if dimension.windows is not None:
+            filters.append(ColumnFilter(column, dimension.name, dimension.windows, None))
+        else:
+            filters.append(ColumnFilter(column, dimension.name, None, dimension.keys))
+    return tuple(filters)
+
+
+TemporalKind = Literal["date", "timestamp", "timestamptz"]
+
+
+def window_bounds(window: TimeWindow, kind: TemporalKind) -> tuple[Any, Any]:
+    """Python values to bind for a window against a DATE, TIMESTAMP or TIMESTAMPTZ column.
+
+    Naive timestamps are taken as UTC; dates use the calendar date of the partition's own
+    timezone.
+    """
+    if kind == "date":
+        return window.start.date(), window.end.date()
+    start = window.start.astimezone(dt.UTC)
+    end = window.end.astimezone(dt.UTC)
+    if kind == "timestamp":
+        return start.replace(tzinfo=None), end.replace(tzinfo=None)
+    return start, end
+
+
+def build_where_clause(
+    filters: Sequence[ColumnFilter],
+    *,
+    temporal_kind: Callable[[str], TemporalKind] = lambda _column: "timestamptz",
+    placeholder: Callable[[int], str] = lambda _index: "?",
+    quote: Callable[[str], str] = quote_identifier,
+) -> tuple[str, list[Any]]:
+    """A WHERE condition (without ``WHERE``) and its parameters for the given filters.
+
+    Identifiers go through ``quote``; values are always bound parameters. ``placeholder(i)``
+    gives the i-th parameter marker of the driver (``?``, ``%s``, ``$1`` ...).
+    """
+    params: list[Any] = []
+
+    def marker(value: Any) -> str:
+        params.append(value)
+        return placeholder(len(params) - 1)
+
+    clauses = []
+    for column_filter in filters:
+        column = quote(column_filter.column)
+        if column_filter.windows is not None:
+            kind = temporal_kind(column_filter.column)
+            parts = []
+            for window in column_filter.windows:
+                start, end = window_bounds(window, kind)
+                parts.append(f"({column} >= {marker(start)} AND {column} < {marker(end)})")
+            clauses.append("(" + " OR ".join(parts) + ")" if parts else "FALSE")
+        else:
+            values = column_filter.values or ()
+            markers = ", ".join(marker(value) for value in values)
+            clauses.append(f"{column} IN ({markers})" if values else "FALSE")
+    return (" AND ".join(clauses) or "TRUE"), params
+
+
+def check_frame_in_selection(
+    frame: pl.DataFrame, filters: Sequence[ColumnFilter], *, asset: str
+) -> None:
+    """Refuse rows outside the written partitions: they would corrupt neighbouring partitions."""
+    for column_filter in filters:
+        column = column_filter.column
+        if column not in frame.columns:
+            raise MetadataError(
+                f"Asset {asset}: 'partition_expr' names column {column!r}, which the frame does "
+                f"not have (columns: {', '.join(frame.columns)})."
+            )
+        series = frame.get_column(column)
+        if column_filter.windows is not None:
+            inside = _in_windows_expr(series.dtype, column, column_filter.windows, asset)
+        else:
+            inside = pl.col(column).cast(pl.String).is_in(list(column_filter.values or ()))
+        outside = frame.filter(~inside.fill_null(False))
+        if outside.height:
+            allowed = (
+                ", ".join(f"[{w.start.isoformat()}, {w.end.isoformat()})" for w in filter_windows)
+                if (filter_windows := column_filter.windows) is not None
+                else ", ".join(column_filter.values or ())
+            )
+            raise PartitionMismatchError(
+                f"Asset {asset}: {outside.height} of {frame.height} rows have {column!r} outside "
+                f"the partition(s) being written ({allowed}); first offending value: "
+                f"{outside.get_column(column)[0]}. A partition write replaces exactly its own "
+                "slice, so filter the frame to the partition before returning it."
+            )
+
+
+def _in_windows_expr(
+    dtype: pl.DataType, column: str, windows: Sequence[TimeWindow], asset: str
+) -> pl.Expr:
+    if dtype == pl.Date:
+        kind: TemporalKind = "date"
+        col = pl.col(column)
+    elif isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            kind, col = "timestamp", pl.col(column)
+        else:
+            kind, col = "timestamptz", pl.col(column).dt.convert_time_zone("UTC")
+    else:
+        raise MetadataError(
+            f"Asset {asset}: the partition_expr column {column!r} has dtype {dtype}; a time "
+            "partition needs a Date or Datetime column."
+        )
+    condition = pl.lit(False)
+    for window in windows:
+        start, end = window_bounds(window, kind)
+        condition = condition | ((col >= pl.lit(start)) & (col < pl.lit(end)))
+    return condition

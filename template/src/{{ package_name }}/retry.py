@@ -1,0 +1,124 @@
+"""Retries of transient failures: one primitive for the whole project.
+
+Exchange requests, PostgreSQL reconnects, S3 re-reads and waits for a database file held by
+another process all retry the same way: exponential backoff with jitter (so parallel steps do
+not retry in lockstep), a bounded number of attempts and a bounded total time, and a callback
+per retry so the caller logs what failed and when the next attempt comes. The loop itself is
+tenacity's, a well-kept library, rather than one more hand-written ``while`` per backend.
+
+Example::
+
+    from dagster_crypto_data.retry import Backoff, retry_call
+
+    markets = retry_call(
+        exchange.load_markets,
+        retry_on=lambda error: isinstance(error, ConnectionError),
+        backoff=Backoff(attempts=4, initial_seconds=0.5, max_seconds=5.0),
+        on_retry=lambda retry: log.warning(
+            f"load_markets failed ({retry.error}); attempt {retry.attempt + 1} "
+            f"in {retry.wait:.2f}s"
+        ),
+    )
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    stop_never,
+    wait_exponential_jitter,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How often and how long to retry.
+
+    ``attempts`` counts the first call too (``None``: until ``timeout_seconds``);
+    ``timeout_seconds`` bounds the total time, no retry starts a wait that would end past it
+    (``None``: only ``attempts`` bounds). The n-th wait is ``initial_seconds * 2**(n-1)`` plus a
+    random jitter of up to ``jitter_seconds`` (default: ``initial_seconds``), at most
+    ``max_seconds``.
+    """
+
+    attempts: int | None = 3
+    timeout_seconds: float | None = None
+    initial_seconds: float = 0.5
+    max_seconds: float = 5.0
+    jitter_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.attempts is None and self.timeout_seconds is None:
+            raise ValueError("Backoff needs attempts or timeout_seconds: retries must end.")
+        if self.attempts is not None and self.attempts < 1:
+            raise ValueError(f"Backoff attempts must be at least 1, got {self.attempts}.")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One retry about to happen: the error of ``attempt`` and the wait before the next one."""
+
+    error: BaseException
+    attempt: int
+    attempts: int | None
+    wait: float
+    elapsed: float
+
+
+def retry_call(
+    operation: Callable[[], T],
+    *,
+    retry_on: Callable[[BaseException], bool],
+    backoff: Backoff,
+    on_retry: Callable[[Retry], None] | None = None,
+) -> T:
+    """Call ``operation`` until it succeeds, retrying errors ``retry_on`` accepts.
+
+    Other errors propagate at once. When the attempts or the time are used up, the last error
+    propagates unchanged: the caller turns it into its own error that names the fix.
+    """
+    stop = stop_never
+    if backoff.attempts is not None:
+        stop = stop | stop_after_attempt(backoff.attempts)
+    if backoff.timeout_seconds is not None:
+        stop = stop | stop_before_delay(max(backoff.timeout_seconds, 0.0))
+    jitter = backoff.initial_seconds if backoff.jitter_seconds is None else backoff.jitter_seconds
+    started = time.monotonic()
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is None or state.outcome is None:
+            return
+        error = state.outcome.exception()
+        assert error is not None  # only failed attempts are retried
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        on_retry(
+            Retry(
+                error=error,
+                attempt=state.attempt_number,
+                attempts=backoff.attempts,
+                wait=wait,
+                elapsed=time.monotonic() - started,
+            )
+        )
+
+    retrying = Retrying(
+        stop=stop,
+        wait=wait_exponential_jitter(
+            initial=backoff.initial_seconds, max=backoff.max_seconds, jitter=jitter
+        ),
+        retry=retry_if_exception(retry_on),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(operation)
