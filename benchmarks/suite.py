@@ -22,6 +22,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from . import memory
@@ -82,12 +83,21 @@ def machine() -> dict[str, Any]:
     }
 
 
+def server_module(name: str) -> ModuleType:
+    """A server module of the project's tests, tests/servers/<name>.py (the suite runs in the
+    project). The package does not ship them: they need the project's dev dependencies."""
+    tests_dir = str(Path.cwd() / "tests")
+    if tests_dir not in sys.path:
+        sys.path.append(tests_dir)
+    return importlib.import_module(f"servers.{name}")
+
+
 @contextlib.contextmanager
-def servers(setup: Setup, package: str, needed: set[str]) -> Any:
-    """The local SeaweedFS and PostgreSQL of the project's test helpers, for the run."""
+def servers(setup: Setup, needed: set[str]) -> Any:
+    """The local SeaweedFS and PostgreSQL of the project's tests, for the run."""
     with contextlib.ExitStack() as stack:
         if "s3" in needed:
-            s3 = importlib.import_module(f"{package}.testing.s3_server")
+            s3 = server_module("s3_server")
             server = stack.enter_context(s3.s3_server())
             setup.s3 = {
                 "endpoint_url": server.endpoint_url,
@@ -96,7 +106,7 @@ def servers(setup: Setup, package: str, needed: set[str]) -> Any:
                 "region": server.region,
             }
         if "postgres" in needed:
-            postgres = importlib.import_module(f"{package}.testing.postgres_server")
+            postgres = server_module("postgres_server")
             server = stack.enter_context(postgres.postgres_server())
             connection = server.connection
             setup.postgres = {
@@ -177,7 +187,7 @@ def main() -> None:
         "sections": {},
     }
     with (
-        servers(setup, arguments.package, {n for n in needed if n}),
+        servers(setup, {n for n in needed if n}),
         dagster_resources() as resources,
         memory_prober(arguments.package) as prober,
     ):

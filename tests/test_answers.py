@@ -48,6 +48,7 @@ def test_python_version_reaches_the_project(tmp_path: Path) -> None:
         ({"package_name": "polars"}, "clashes with a library"),
         ({"package_name": "dagster"}, 'package_name "dagster" is a Python keyword or clashes'),
         ({"package_name": "tests"}, "clashes with a library"),
+        ({"package_name": "servers"}, "clashes with a library or a test helper"),
         ({"author_email": "nobody"}, 'author_email "nobody" is not an e-mail address'),
         ({"python_version": "2.7"}, "Invalid choice for 'python_version'"),
         ({"exchanges": []}, "exchanges must name at least one exchange: choose from binance"),

@@ -1,8 +1,13 @@
-"""Migrations (hooks/migrations/): the runner's file moves on a tiny template, and the real
-sync_env_file migration on the real template, updating from an untagged version to 0.1.0."""
+"""Migrations (hooks/migrations/): the runner's file moves on a tiny template, the real
+sync_env_file migration on the real template, updating from an untagged version to 0.1.0, and
+the real v0_2_0_layout moves, updating from the template before them to the working tree."""
 
+import importlib.util
+import io
 import re
 import shutil
+import subprocess
+import tarfile
 from pathlib import Path
 
 import copier
@@ -191,3 +196,122 @@ def test_env_file_catches_up_with_env_example_on_update_to_0_1_0(
         assert values.pop(name) != published.pop(name)
     assert values == published | {"EXCHANGE_MODE": "live"}
     assert "Added to .env from .env.example: " in capfd.readouterr().out
+
+
+def layout_moves() -> list[tuple[str, str]]:
+    """MOVES of hooks/migrations/v0_2_0_layout.py, with the default package name filled in."""
+    path = TEMPLATE_ROOT / "hooks" / "migrations" / "v0_2_0_layout.py"
+    spec = importlib.util.spec_from_file_location("v0_2_0_layout", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [
+        (
+            old.replace("{{ package_name }}", "dagster_crypto_data"),
+            new.replace("{{ package_name }}", "dagster_crypto_data"),
+        )
+        for old, new in module.MOVES
+    ]
+
+
+def template_before_the_moves(moves: list[tuple[str, str]]) -> str:
+    """The newest commit of this repository whose template still has every old path of MOVES.
+
+    HEAD itself while the moves are uncommitted; else the parent of the oldest commit that
+    moved one of them.
+    """
+    old = [
+        f"template/{path}".replace("dagster_crypto_data", "{{ package_name }}") for path, _ in moves
+    ]
+    touching = git(TEMPLATE_ROOT, "rev-list", "HEAD", "--", *old).split()
+    for commit in ["HEAD", *(f"{sha}^" for sha in touching)]:
+        present = git(TEMPLATE_ROOT, "ls-tree", "-r", "--name-only", commit, "--", *old)
+        if len(present.splitlines()) == len(old):
+            return git(TEMPLATE_ROOT, "rev-parse", commit).strip()
+    raise AssertionError(f"no commit of the template holds every old path of MOVES: {old}")
+
+
+REPLAY_EDIT = '''
+
+def replay_days_kept() -> int:
+    """Ours: how many days of replayed candles our notebooks look at."""
+    return 7
+'''
+
+
+def test_layout_moves_keep_edits_on_update_to_0_2_0(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    """0.1.0 is the template before the moves (from git history), 0.2.0 the working tree."""
+    moves = layout_moves()
+    repository = tmp_path / "template"
+    repository.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", template_before_the_moves(moves)],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(repository, filter="data")
+    git(repository, "init", "--quiet")
+    commit_all(repository, "Release 0.1.0")
+    git(repository, "tag", "v0.1.0")
+    for child in repository.iterdir():
+        if child.name != ".git":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    copy_template_working_tree(repository)
+    commit_all(repository, "Release 0.2.0")
+    git(repository, "tag", "v0.2.0")
+
+    project = tmp_path / "project"
+    copier.run_copy(
+        str(repository),
+        str(project),
+        vcs_ref="v0.1.0",
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        skip_tasks=True,
+    )
+    for old, _ in moves:
+        assert (project / old).is_file(), f"0.1.0 did not generate {old}"
+    git(project, "init", "--quiet")
+    commit_all(project, "Generated")
+    edited = {
+        "src/dagster_crypto_data/resources/replay/base.py": REPLAY_EDIT,
+        # transport.py also changes in 0.2.0 (its error message): the two edits merge.
+        "src/dagster_crypto_data/resources/replay/transport.py": REPLAY_EDIT,
+    }
+    for old, edit in edited.items():
+        (project / old).write_text((project / old).read_text() + edit)
+    commit_all(project, "Our replay helpers")
+    capfd.readouterr()
+
+    copier.run_update(
+        str(project), vcs_ref="v0.2.0", defaults=True, overwrite=True, unsafe=True, quiet=True
+    )
+
+    output = capfd.readouterr().out
+    generated = repository / "template"
+    for old, new in moves:
+        assert not (project / old).exists(), f"{old} was not moved"
+        assert f"{old} -> {new}: your edits kept" in output
+        template_new = generated / new.replace("dagster_crypto_data", "{{ package_name }}")
+        if template_new.is_file():  # verbatim (not .jinja): the user's edit on the new version
+            expected = template_new.read_text() + edited.get(old, "")
+            assert (project / new).read_text() == expected, f"{old} -> {new}"
+    transport = "template/src/{{ package_name }}/resources/replay/transport.py"
+    assert (
+        git(repository, "show", f"v0.1.0:{transport}")
+        != (generated / "src/{{ package_name }}/replay/transport.py").read_text()
+    ), "transport.py no longer changes in 0.2.0: the merge above is not exercised"
+    assert not (project / "src/dagster_crypto_data/resources/replay").exists()
+    assert not (project / "src/dagster_crypto_data/testing").exists()
+    leftovers = [
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file()
+        and ".git" not in path.relative_to(project).parts
+        and (path.suffix == ".rej" or re.search(rb"(?m)^(<<<<<<<|>>>>>>>) ", path.read_bytes()))
+    ]
+    assert not leftovers

@@ -1,6 +1,7 @@
 """One Definitions module per environment; they differ only in the resources they bind.
 
 Asset code names IO manager keys, never backends; an environment binds every key below.
+Environment modules never import one another: what several of them bind is built in shared.py.
 """
 
 from collections.abc import Mapping

@@ -9,7 +9,7 @@ import dagster as dg
 from ..io_managers import KuzuDBIOManager, S3IOManager
 from ..resources import ExchangeResource
 from . import build_definitions
-from .staging import postgres_warehouse
+from .shared import postgres_warehouse
 
 
 def prod_resources() -> dict[str, object]:

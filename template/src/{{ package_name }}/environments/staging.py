@@ -6,21 +6,10 @@ they are resolved when a run starts and never written into the code location's c
 
 import dagster as dg
 
-from ..io_managers import KuzuDBIOManager, S3IOManager, SQLIOManager
+from ..io_managers import KuzuDBIOManager, S3IOManager
 from ..resources import ExchangeResource
 from . import build_definitions
-
-
-def postgres_warehouse() -> SQLIOManager:
-    """The transform layer's PostgreSQL, shared by staging and prod."""
-    return SQLIOManager(
-        db_type="postgresql",
-        host=dg.EnvVar("POSTGRES_HOST"),
-        port=dg.EnvVar.int("POSTGRES_PORT"),
-        db_name=dg.EnvVar("POSTGRES_DB"),
-        username=dg.EnvVar("POSTGRES_USER"),
-        password=dg.EnvVar("POSTGRES_PASSWORD"),
-    )
+from .shared import postgres_warehouse
 
 
 def staging_resources() -> dict[str, object]:

@@ -1,6 +1,6 @@
 """Resources of the project: the ccxt exchange resource (live or replayed)."""
 
+from ..replay import ReplayError
 from .exchange import ExchangeResource, ExchangeUnavailableError
-from .replay import ReplayError
 
 __all__ = ["ExchangeResource", "ExchangeUnavailableError", "ReplayError"]

@@ -3,7 +3,7 @@
 Assets call exchanges only through this resource. In `live` mode it is plain ccxt (rate
 limiting on, request timeout, retries with exponential backoff on network errors). In `replay`
 mode the same ccxt classes run, but their HTTP layer is answered locally by
-`resources/replay/` in each exchange's native wire format, so request building and response
+`replay/` in each exchange's native wire format, so request building and response
 parsing are ccxt's own and the pipeline needs no internet. See docs/exchange.md.
 
 ccxt is imported lazily (it takes seconds to import), so loading the definitions stays fast.
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import dagster as dg
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
+from ..replay import FAULTS_ENV_VAR, REPLAY_TIMEFRAMES, FaultPlan, check_exchange
 from ..retry import Backoff, Retry, retry_call
-from .replay import FAULTS_ENV_VAR, REPLAY_TIMEFRAMES, FaultPlan, check_exchange
 
 if TYPE_CHECKING:
     import ccxt
@@ -126,7 +126,7 @@ class ExchangeResource(dg.ConfigurableResource):
         default="",
         description=(
             "Replay mode: faults to inject, in order, e.g. 'network=2,rate_limit=1,down' or "
-            f"'truncate=12:00' (see resources/replay/faults.py). Empty: {FAULTS_ENV_VAR}, "
+            f"'truncate=12:00' (see replay/faults.py). Empty: {FAULTS_ENV_VAR}, "
             "else none."
         ),
     )
@@ -213,7 +213,7 @@ class ExchangeResource(dg.ConfigurableResource):
     def _create_client(self, exchange_id: str, mode: str) -> ccxt.Exchange:
         config = self._client_config(exchange_id)
         if mode == "replay":
-            from .replay import replay_client
+            from ..replay import replay_client
 
             faults = FaultPlan.from_setting(self.replay_faults)
             return replay_client(exchange_id, config, seed=self.replay_seed, faults=faults)

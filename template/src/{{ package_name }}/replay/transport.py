@@ -105,7 +105,8 @@ class ReplayTransport:
                 f"Replay has no recording for {request.method} {url} ({self.exchange_id}). "
                 f"Recorded endpoints: {', '.join('GET ' + path for path in self.endpoints)}. "
                 "If ccxt changed which endpoint it calls (after an upgrade), add a route to "
-                f"resources/replay/{self.exchange_id}.py, or run with EXCHANGE_MODE=live."
+                f"{__package__.replace('.', '/')}/{self.exchange_id}.py, or run with "
+                "EXCHANGE_MODE=live."
             )
         return handler(request)
 

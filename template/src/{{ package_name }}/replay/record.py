@@ -1,6 +1,6 @@
 """Record a markets sample from the live exchange API (needs the internet).
 
-    uv run python -m <package>.resources.replay.record binance BTC/USDT ETH/USDT ETH/BTC
+    uv run python -m <package>.replay.record binance BTC/USDT ETH/USDT ETH/BTC
 
 Loads the exchange's markets in live mode, through exactly the request replay serves (same
 client options as the resource), keeps the symbols given (all when none are given: large),
@@ -63,7 +63,7 @@ def record_markets(
     check_exchange(exchange_id)
     wire = WIRE_FORMATS[exchange_id]()
     if client is None:
-        from ..exchange import ExchangeResource
+        from ..resources.exchange import ExchangeResource
 
         client = ExchangeResource(mode="live").client(exchange_id)
     responses: list[tuple[str, Any]] = []
