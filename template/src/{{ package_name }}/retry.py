@@ -115,7 +115,7 @@ def retry_call(
     retrying = Retrying(
         stop=stop,
         wait=wait_exponential_jitter(
-            initial=backoff.initial_seconds, max=backoff.max_seconds, jitter=jitter
+            multiplier=backoff.initial_seconds, max=backoff.max_seconds, jitter=jitter
         ),
         retry=retry_if_exception(retry_on),
         before_sleep=before_sleep,

@@ -174,7 +174,7 @@ class ExchangeResource(dg.ConfigurableResource):
     def resolved_mode(self) -> str:
         """The mode in effect ("live" or "replay"), resolving an unresolved EnvVar."""
         value = self.mode
-        if _is_env_var(value):
+        if isinstance(value, _ENV_VAR_TYPES):
             value = value.get_value() or "replay"
         return _normalize_mode(value)
 

@@ -104,7 +104,7 @@ def merge_frames(
     if meta.write_mode == "overwrite" or existing is None:
         return incoming
     check_no_drift(existing.schema, incoming.schema, asset=asset, where=where)
-    incoming = incoming.select(existing.columns).cast(dict(existing.schema))
+    incoming = incoming.select(existing.columns).cast(existing.schema)
     if meta.write_mode == "append":
         return pl.concat([existing, incoming], how="vertical")
     kept = existing.join(incoming.select(meta.primary_key), on=list(meta.primary_key), how="anti")
@@ -137,7 +137,7 @@ def concat_frames(frames: Mapping[str, pl.DataFrame], *, asset: str) -> pl.DataF
             first.schema, frame.schema, asset=asset, where=f"partition {first_key} vs {key}"
         )
     return pl.concat(
-        [frame.select(first.columns).cast(dict(first.schema)) for _, frame in items],
+        [frame.select(first.columns).cast(first.schema) for _, frame in items],
         how="vertical",
     )
 

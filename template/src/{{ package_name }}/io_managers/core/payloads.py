@@ -54,7 +54,9 @@ class RefusedDtypes:
 NOTHING_REFUSED = RefusedDtypes()
 
 
-def _nested_dtypes(dtype: pl.DataType, path: str) -> Iterable[tuple[str, pl.DataType]]:
+def _nested_dtypes(
+    dtype: pl.DataType | type[pl.DataType], path: str
+) -> Iterable[tuple[str, pl.DataType | type[pl.DataType]]]:
     yield path, dtype
     if isinstance(dtype, pl.List | pl.Array):
         yield from _nested_dtypes(dtype.inner, f"{path}[]")
