@@ -50,7 +50,7 @@ def check_ohlc_consistency(candles: pl.DataFrame) -> dg.AssetCheckResult:
             & (pl.col("volume") >= 0)
         ).fill_null(False)
     )
-    metadata: dict[str, object] = {"inconsistent_candles": broken.height}
+    metadata: dict[str, int | dg.MetadataValue] = {"inconsistent_candles": broken.height}
     if broken.height:
         metadata["examples"] = _examples(broken)
     return dg.AssetCheckResult(
@@ -63,7 +63,7 @@ def check_ohlc_consistency(candles: pl.DataFrame) -> dg.AssetCheckResult:
 
 def check_unique_candles(candles: pl.DataFrame) -> dg.AssetCheckResult:
     duplicates = candles.group_by(CANDLE_KEY).len().filter(pl.col("len") > 1)
-    metadata: dict[str, object] = {"duplicated_keys": duplicates.height}
+    metadata: dict[str, int | dg.MetadataValue] = {"duplicated_keys": duplicates.height}
     if duplicates.height:
         metadata["examples"] = _examples(duplicates.sort(CANDLE_KEY))
     return dg.AssetCheckResult(
@@ -99,7 +99,7 @@ def check_no_missing_candles(
     )
     missing = expected.join(candles.select(CANDLE_KEY), on=CANDLE_KEY, how="anti").sort(CANDLE_KEY)
     per_series = missing.group_by("exchange", "symbol").len().sort("exchange", "symbol")
-    metadata: dict[str, object] = {
+    metadata: dict[str, int | dg.MetadataValue] = {
         "expected_candles": expected.height,
         "missing_candles": missing.height,
     }

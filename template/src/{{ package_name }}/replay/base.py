@@ -68,7 +68,8 @@ class Instrument:
 @cache
 def load_sample(name: str) -> str:
     """The text of a recorded sample shipped in replay/samples/ (package data)."""
-    return resources.files(__package__).joinpath("samples", name).read_text(encoding="utf-8")
+    package = __name__.rpartition(".")[0]
+    return resources.files(package).joinpath("samples", name).read_text(encoding="utf-8")
 
 
 def sample_payload(name: str) -> Any:
@@ -111,7 +112,9 @@ def open_times(
 
 def decimals_of(step: Decimal) -> int:
     """Number of decimals of a tick or lot size: 0.01 -> 2, 1 -> 0."""
-    return max(0, -step.normalize().as_tuple().exponent)
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int), f"{step} is not a finite decimal"
+    return max(0, -exponent)
 
 
 def fmt(value: Decimal, decimals: int, *, strip: bool) -> str:

@@ -31,7 +31,7 @@ from .base import (
 )
 
 # Kraken's legacy asset names (X prefix: crypto, Z prefix: fiat), as ccxt maps them.
-ASSET_CODES = {
+ASSET_CODES: dict[str, str] = {
     "XXBT": "BTC",
     "XBT": "BTC",
     "XETH": "ETH",
@@ -79,8 +79,8 @@ class KrakenWire(WireFormat):
             instruments.append(
                 Instrument(
                     native_id=key,
-                    base=ASSET_CODES.get(entry["base"], entry["base"]),
-                    quote=ASSET_CODES.get(entry["quote"], entry["quote"]),
+                    base=asset_code(entry["base"]),
+                    quote=asset_code(entry["quote"]),
                     tick=Decimal(tick),
                     lot=Decimal(f"1e-{entry['lot_decimals']}"),
                 )
@@ -156,3 +156,8 @@ class KrakenWire(WireFormat):
         committed = [t for t in times if t + frame <= now]
         last = committed[-1] // 1000 if committed else (since or now // 1000)
         return Response(200, {"error": [], "result": {key: rows, "last": last}})
+
+
+def asset_code(native: str) -> str:
+    """The unified currency code of a Kraken asset name (XXBT -> BTC); others unchanged."""
+    return ASSET_CODES.get(native, native)

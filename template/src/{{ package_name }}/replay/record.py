@@ -96,7 +96,7 @@ def record_markets(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("exchange", choices=sorted(WIRE_FORMATS))
     parser.add_argument("symbols", nargs="*", help="unified symbols to keep, e.g. BTC/USDT")
     parser.add_argument("--output", type=Path, help="file to write (default: the sample)")

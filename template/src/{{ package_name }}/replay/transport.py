@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from .base import ReplayError, Request, Response, WireFormat, now_ms
@@ -24,6 +24,10 @@ from .okx import OkxWire
 
 if TYPE_CHECKING:
     import ccxt
+    from ccxt.base.types import ConstructorArgs
+
+# Where the wire formats live, for messages: e.g. dagster_crypto_data/replay.
+PACKAGE_PATH = __name__.rpartition(".")[0].replace(".", "/")
 
 WIRE_FORMATS: dict[str, type[WireFormat]] = {
     wire.exchange_id: wire for wire in (BinanceWire, BybitWire, OkxWire, KrakenWire)
@@ -105,7 +109,7 @@ class ReplayTransport:
                 f"Replay has no recording for {request.method} {url} ({self.exchange_id}). "
                 f"Recorded endpoints: {', '.join('GET ' + path for path in self.endpoints)}. "
                 "If ccxt changed which endpoint it calls (after an upgrade), add a route to "
-                f"{__package__.replace('.', '/')}/{self.exchange_id}.py, or run with "
+                f"{PACKAGE_PATH}/{self.exchange_id}.py, or run with "
                 "EXCHANGE_MODE=live."
             )
         return handler(request)
@@ -192,6 +196,11 @@ def replay_client(
     faults: FaultPlan | str | None = None,
 ) -> ccxt.Exchange:
     """A ccxt exchange whose HTTP requests are answered by a ReplayTransport."""
-    client = replay_class(exchange_id)(dict(config or {}))
-    client.replay_transport = ReplayTransport(exchange_id, seed=seed, clock=clock, faults=faults)
+    client = replay_class(exchange_id)(cast("ConstructorArgs", dict(config or {})))
+    # The transport rides on the instance: _replay_fetch (the class's fetch) reads it.
+    setattr(  # noqa: B010 - not an attribute ccxt declares
+        client,
+        "replay_transport",
+        ReplayTransport(exchange_id, seed=seed, clock=clock, faults=faults),
+    )
     return client

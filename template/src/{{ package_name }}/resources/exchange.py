@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import dagster as dg
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
@@ -357,11 +357,15 @@ class ExchangeResource(dg.ConfigurableResource):
             window_end = min(end_ms, cursor + page * step)
             params = {"until": window_end - 1} if bounded else {}
             since = cursor
-            rows = self._call(
-                exchange_id,
-                f"fetch_ohlcv({symbol!r}, {timeframe!r}) since {_iso(since)}",
-                lambda since=since, params=params: client.fetch_ohlcv(
-                    symbol, timeframe, since=since, limit=page, params=params
+            # cast: ccxt's base fetch_ohlcv only raises, so its return type reads as Never.
+            rows = cast(
+                "list[list[Any]]",
+                self._call(
+                    exchange_id,
+                    f"fetch_ohlcv({symbol!r}, {timeframe!r}) since {_iso(since)}",
+                    lambda since=since, params=params: client.fetch_ohlcv(
+                        symbol, timeframe, since=since, limit=page, params=params
+                    ),
                 ),
             )
             inside = [row for row in rows if since <= row[0] < end_ms]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .errors import MetadataError, SchemaDriftError
 from .metadata import StorageMetadata
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 
 def check_primary_key(frame: pl.DataFrame, primary_key: Sequence[str], *, asset: str) -> None:
@@ -178,7 +181,7 @@ def restore_dtypes(frame: pl.DataFrame, written: Mapping[str, pl.DataType] | Non
     """
     if not written:
         return frame
-    casts: dict[str, pl.DataType] = {}
+    casts: dict[str, PolarsDataType] = {}
     for name, loaded in frame.schema.items():
         target = written.get(name)
         if target is None:
@@ -187,4 +190,4 @@ def restore_dtypes(frame: pl.DataFrame, written: Mapping[str, pl.DataType] | Non
             target = pl.Datetime(target.time_unit, "UTC")
         if loaded != target:
             casts[name] = target
-    return frame.cast(casts) if casts else frame
+    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in casts.items())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 from dagster import (
@@ -15,6 +15,9 @@ from dagster import (
 from .context import ContextT, asset_label
 from .errors import MetadataError, UnsupportedTypeError
 from .metadata import StorageMetadata
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 PayloadKind = Literal["dict", "frame"]
 
@@ -54,9 +57,7 @@ class RefusedDtypes:
 NOTHING_REFUSED = RefusedDtypes()
 
 
-def _nested_dtypes(
-    dtype: pl.DataType | type[pl.DataType], path: str
-) -> Iterable[tuple[str, pl.DataType | type[pl.DataType]]]:
+def _nested_dtypes(dtype: PolarsDataType, path: str) -> Iterable[tuple[str, PolarsDataType]]:
     yield path, dtype
     if isinstance(dtype, pl.List | pl.Array):
         yield from _nested_dtypes(dtype.inner, f"{path}[]")
