@@ -32,9 +32,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-    stop_never,
     wait_exponential_jitter,
 )
 
@@ -46,10 +43,10 @@ class Backoff:
     """How often and how long to retry.
 
     ``attempts`` counts the first call too (``None``: until ``timeout_seconds``);
-    ``timeout_seconds`` bounds the total time, no retry starts a wait that would end past it
-    (``None``: only ``attempts`` bounds). The n-th wait is ``initial_seconds * 2**(n-1)`` plus a
-    random jitter of up to ``jitter_seconds`` (default: ``initial_seconds``), at most
-    ``max_seconds``.
+    ``timeout_seconds`` bounds the total time: the last wait is cut so the last attempt starts
+    at the deadline, and none starts after it (``None``: only ``attempts`` bounds). The n-th
+    wait is ``initial_seconds * 2**(n-1)`` plus a random jitter of up to ``jitter_seconds``
+    (default: ``initial_seconds``), at most ``max_seconds``.
     """
 
     attempts: int | None = 3
@@ -88,35 +85,44 @@ def retry_call(
     Other errors propagate at once. When the attempts or the time are used up, the last error
     propagates unchanged: the caller turns it into its own error that names the fix.
     """
-    stop = stop_never
-    if backoff.attempts is not None:
-        stop = stop | stop_after_attempt(backoff.attempts)
-    if backoff.timeout_seconds is not None:
-        stop = stop | stop_before_delay(max(backoff.timeout_seconds, 0.0))
     jitter = backoff.initial_seconds if backoff.jitter_seconds is None else backoff.jitter_seconds
+    exponential = wait_exponential_jitter(
+        multiplier=backoff.initial_seconds, max=backoff.max_seconds, jitter=jitter
+    )
     started = time.monotonic()
+
+    def stop(state: RetryCallState) -> bool:
+        if backoff.attempts is not None and state.attempt_number >= backoff.attempts:
+            return True
+        timeout = backoff.timeout_seconds
+        return timeout is not None and time.monotonic() - started >= timeout
+
+    def wait(state: RetryCallState) -> float:
+        seconds = exponential(state)
+        if backoff.timeout_seconds is not None:
+            remaining = backoff.timeout_seconds - (time.monotonic() - started)
+            seconds = max(0.0, min(seconds, remaining))
+        return seconds
 
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is None or state.outcome is None:
             return
         error = state.outcome.exception()
         assert error is not None  # only failed attempts are retried
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        seconds = state.next_action.sleep if state.next_action is not None else 0.0
         on_retry(
             Retry(
                 error=error,
                 attempt=state.attempt_number,
                 attempts=backoff.attempts,
-                wait=wait,
+                wait=seconds,
                 elapsed=time.monotonic() - started,
             )
         )
 
     retrying = Retrying(
         stop=stop,
-        wait=wait_exponential_jitter(
-            multiplier=backoff.initial_seconds, max=backoff.max_seconds, jitter=jitter
-        ),
+        wait=wait,
         retry=retry_if_exception(retry_on),
         before_sleep=before_sleep,
         reraise=True,
