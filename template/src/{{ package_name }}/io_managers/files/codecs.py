@@ -36,10 +36,14 @@ class Codec(Protocol[P]):
         frame = codec.decode(path, columns=("ts", "close"), asset="market/ohlcv", where=uri)
     """
 
-    kind: PayloadKind
-    extension: str
-    content_type: str
-    description: str
+    @property
+    def kind(self) -> PayloadKind: ...
+    @property
+    def extension(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def description(self) -> str: ...
 
     def encode(self, payload: P, *, asset: str) -> Writer:
         """A writer of ``payload``'s bytes; raises first if the payload cannot be stored."""
@@ -77,13 +81,18 @@ def _read_all(source: Source) -> bytes:
 
 
 @dataclass(frozen=True)
-class JsonCodec:
-    """Dicts as UTF-8 JSON (the rules of :func:`~..core.codecs.encode_json`); written whole."""
+class StoredFormat:
+    """What a codec stores: its payload kind, file extension, content type, and how messages
+    name the payload."""
 
-    kind: PayloadKind = "dict"
-    extension: str = EXTENSIONS["dict"]
-    content_type: str = "application/json"
-    description: str = "a dict"
+    kind: PayloadKind
+    extension: str
+    content_type: str
+    description: str
+
+
+class JsonCodec(StoredFormat):
+    """Dicts as UTF-8 JSON (the rules of :func:`~..core.codecs.encode_json`); written whole."""
 
     def encode(self, payload: Mapping[str, Any], *, asset: str) -> Writer:
         data = encode_json(payload, asset=asset)  # eager: refused values raise before any I/O
@@ -113,14 +122,8 @@ class JsonCodec:
         return {}
 
 
-@dataclass(frozen=True)
-class ParquetCodec:
+class ParquetCodec(StoredFormat):
     """polars DataFrames as Parquet (polars' defaults); append and upsert merge with the stored."""
-
-    kind: PayloadKind = "frame"
-    extension: str = EXTENSIONS["frame"]
-    content_type: str = "application/vnd.apache.parquet"
-    description: str = "a polars.DataFrame"
 
     def encode(self, payload: pl.DataFrame, *, asset: str) -> Writer:
         return payload.write_parquet
@@ -156,7 +159,12 @@ class ParquetCodec:
         return pl.DataFrame()
 
 
-CODECS: dict[PayloadKind, Codec[Any]] = {"dict": JsonCodec(), "frame": ParquetCodec()}
+CODECS: dict[PayloadKind, Codec[Any]] = {
+    "dict": JsonCodec("dict", EXTENSIONS["dict"], "application/json", "a dict"),
+    "frame": ParquetCodec(
+        "frame", EXTENSIONS["frame"], "application/vnd.apache.parquet", "a polars.DataFrame"
+    ),
+}
 
 
 def decode_bytes(kind: PayloadKind, data: bytes, *, asset: str) -> Any:

@@ -11,6 +11,7 @@ Layout (see docs/io-manager-s3.md), the filesystem layout under ``s3://<bucket>/
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext
@@ -98,23 +99,9 @@ class S3IOManager(ConfigurableIOManager):
     def _client(self) -> S3Client:
         """The S3 client of this manager, created on first use and kept."""
         if self._connection is None:
-            self._connection = S3Client(
-                S3Settings(
-                    bucket=self.bucket,
-                    endpoint_url=self.endpoint_url,
-                    access_key=self.access_key,
-                    secret_key=self.secret_key,
-                    region=self.region,
-                    use_ssl=self.use_ssl,
-                    create_bucket=self.create_bucket,
-                    multipart_threshold_mb=self.multipart_threshold_mb,
-                    multipart_chunksize_mb=self.multipart_chunksize_mb,
-                    max_concurrency=self.max_concurrency,
-                    max_attempts=self.max_attempts,
-                    connect_timeout_seconds=self.connect_timeout_seconds,
-                    read_timeout_seconds=self.read_timeout_seconds,
-                )
-            )
+            # Every setting is a field of this manager under the same name.
+            settings = {f.name: getattr(self, f.name) for f in fields(S3Settings)}
+            self._connection = S3Client(S3Settings(**settings))
         return self._connection
 
     def _s3(self) -> Any:
