@@ -83,7 +83,13 @@ def _read_all(source: Source) -> bytes:
 @dataclass(frozen=True)
 class StoredFormat:
     """What a codec stores: its payload kind, file extension, content type, and how messages
-    name the payload."""
+    name the payload.
+
+    Example::
+
+        CODECS["frame"].extension  # ".parquet"
+        CODECS["dict"].content_type  # "application/json"
+    """
 
     kind: PayloadKind
     extension: str
@@ -92,7 +98,13 @@ class StoredFormat:
 
 
 class JsonCodec(StoredFormat):
-    """Dicts as UTF-8 JSON (the rules of :func:`~..core.codecs.encode_json`); written whole."""
+    """Dicts as UTF-8 JSON (the rules of :func:`~..core.codecs.encode_json`); written whole.
+
+    Example::
+
+        writer = CODECS["dict"].encode({"data": [1]}, asset="raw/x")  # JSONEncodingError here
+        writer(handle)  # b'{"data":[1]}'
+    """
 
     def encode(self, payload: Mapping[str, Any], *, asset: str) -> Writer:
         data = encode_json(payload, asset=asset)  # eager: refused values raise before any I/O
@@ -123,7 +135,14 @@ class JsonCodec(StoredFormat):
 
 
 class ParquetCodec(StoredFormat):
-    """polars DataFrames as Parquet (polars' defaults); append and upsert merge with the stored."""
+    """polars DataFrames as Parquet (polars' defaults); append and upsert merge with the stored.
+
+    Example::
+
+        codec = CODECS["frame"]
+        frame = codec.update(new, meta, lambda: stored, asset="market/ohlcv", where=uri)
+        codec.decode(path, columns=("close",), asset="market/ohlcv", where=uri)
+    """
 
     def encode(self, payload: pl.DataFrame, *, asset: str) -> Writer:
         return payload.write_parquet

@@ -37,7 +37,13 @@ KINDS: tuple[PayloadKind, ...] = ("frame", "dict")  # load order when the input 
 
 @dataclass(frozen=True)
 class Written:
-    """Where an output was stored: its path in the backend and the asset (partition) it holds."""
+    """Where an output was stored: its path in the backend and the asset (partition) it holds.
+
+    Example::
+
+        written = store.handle_output(context, frame)
+        written.path  # "market/ohlcv/date=2024-01-02/data.parquet"
+    """
 
     path: str
     asset_path: tuple[str, ...]

@@ -31,7 +31,13 @@ BUCKET_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
 class Missing:
-    """Marker of a missing object or bucket (``S3Client.call(..., missing_ok=True)``)."""
+    """Marker of a missing object or bucket (``S3Client.call(..., missing_ok=True)``).
+
+    Example::
+
+        if client.call("read", key, head, missing_ok=True) is MISSING:
+            ...
+    """
 
 
 MISSING = Missing()
