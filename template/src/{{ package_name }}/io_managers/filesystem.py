@@ -11,29 +11,56 @@ Writes are atomic: a temp file in the target directory, fsync, then ``os.replace
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
-from .core.codecs import EXTENSIONS, PARTITION_FILE_STEM, decode_json, encode_json
-from .core.context import asset_label, materialize_hint
-from .core.errors import MissingDataError, UnsupportedTypeError
 from .core.files import atomic_write
-from .core.frames import concat_frames, merge_frames, select_columns
-from .core.metadata import StorageMetadata, storage_metadata
-from .core.naming import storage_path_parts
-from .core.output_metadata import build_output_metadata
-from .core.partitions import PartitionSelection, partition_selection, single_partition_key
-from .core.payloads import (
-    PayloadKind,
-    check_dict_write_mode,
-    ensure_loadable,
-    ensure_supported,
-    payload_kind,
-)
+from .files.backend import Log, Source, Writer
+from .files.manager import FileStore
+
+T = TypeVar("T")
+
+
+class LocalBackend:
+    """Files under a root directory; each write is a temp file, fsync and rename.
+
+    Example::
+
+        backend = LocalBackend(Path("data"))
+        backend.put("raw/x.json", lambda handle: handle.write(b"{}"), content_type="")
+        backend.get("raw/x.json", lambda source: source.read_bytes())  # b"{}"
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _file(self, path: str) -> Path:
+        return self.root.joinpath(*path.split("/"))
+
+    def put(
+        self, path: str, write: Writer, *, content_type: str, log: Log | None = None
+    ) -> str | None:
+        atomic_write(self._file(path), write)
+        return None
+
+    def get(self, path: str, read: Callable[[Source], T]) -> T | None:
+        file = self._file(path)
+        # Read from the path (polars memory-maps Parquet); a file replaced meanwhile is read whole.
+        return read(file) if file.is_file() else None
+
+    def exists(self, path: str) -> bool:
+        return self._file(path).is_file()
+
+    def delete(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._file(path).unlink()
+
+    def uri(self, path: str) -> str:
+        return self._file(path).resolve().as_uri()
 
 
 class FilesystemIOManager(ConfigurableIOManager):
@@ -43,6 +70,13 @@ class FilesystemIOManager(ConfigurableIOManager):
     several partitions returns one concatenated frame, or ``{partition_key: payload}`` for dicts.
     Metadata: ``table`` renames the last path part; ``write_mode`` append/upsert (with
     ``primary_key``) for frames; ``columns`` on inputs selects frame columns.
+
+    Example::
+
+        defs = dg.Definitions(
+            assets=[...],
+            resources={"extract_io_manager": FilesystemIOManager(base_path="data/raw")},
+        )
     """
 
     base_path: str = Field(
@@ -50,131 +84,16 @@ class FilesystemIOManager(ConfigurableIOManager):
         "working directory of the Dagster process)."
     )
 
-    # ---------------------------------------------------------------- paths
-
-    def _stem(
-        self,
-        context: InputContext | OutputContext,
-        meta: StorageMetadata,
-        key: str | None,
-        selection: PartitionSelection | None,
-    ) -> Path:
-        """The file path without extension of the asset (partition)."""
-        parts = storage_path_parts(context, meta)
-        root = Path(self.base_path)
-        if selection is None or key is None:
-            return root.joinpath(*parts[:-1]) / parts[-1]
-        return root.joinpath(*parts, *selection.path_segments(key)) / PARTITION_FILE_STEM
-
-    @staticmethod
-    def _file(stem: Path, kind: PayloadKind) -> Path:
-        # Not with_suffix: names may contain dots.
-        return stem.parent / (stem.name + EXTENSIONS[kind])
-
-    # ---------------------------------------------------------------- output
+    def _store(self) -> FileStore:
+        return FileStore(
+            LocalBackend(Path(self.base_path)),
+            manager="FilesystemIOManager",
+            unit="file",
+            missing_check=f"Or check base_path ({self.base_path!r}).",
+        )
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        asset = asset_label(context)
-        kind = ensure_supported(
-            obj,
-            context=context,
-            manager="FilesystemIOManager",
-            supported=("dict", "frame"),
-            fix="Return a dict (stored as JSON) or a polars.DataFrame (stored as Parquet).",
-        )
-        meta = storage_metadata(context)
-        selection = partition_selection(context)
-        key = single_partition_key(context, selection, manager="FilesystemIOManager", unit="file")
-        stem = self._stem(context, meta, key, selection)
-        path = self._file(stem, kind)
-
-        if kind == "dict":
-            check_dict_write_mode(meta, asset=asset)
-            data = encode_json(obj, asset=asset)
-            atomic_write(path, lambda handle: handle.write(data))
-            stored: Any = obj
-        else:
-            existing = None
-            if meta.write_mode != "overwrite" and path.exists():
-                existing = pl.read_parquet(path)
-            stored = merge_frames(existing, obj, meta, asset=asset, where=str(path))
-            atomic_write(path, stored.write_parquet)
-
-        # One representation per location: drop a file left by an earlier payload type.
-        other = self._file(stem, "frame" if kind == "dict" else "dict")
-        with contextlib.suppress(FileNotFoundError):
-            other.unlink()
-
-        context.add_output_metadata(
-            build_output_metadata(
-                stored,
-                partitioned=selection is not None,
-                uri=path.resolve().as_uri(),
-                write_mode=meta.write_mode,
-            )
-        )
-
-    # ---------------------------------------------------------------- input
+        self._store().handle_output(context, obj)
 
     def load_input(self, context: InputContext) -> Any:
-        asset = asset_label(context)
-        expected = ensure_loadable(
-            context, manager="FilesystemIOManager", supported=("dict", "frame"), fix=""
-        )
-        meta = storage_metadata(context)
-        selection = partition_selection(context)
-        if selection is None:
-            return self._load(context, meta, None, None, expected)
-        if len(selection.keys) == 1:
-            return self._load(context, meta, selection.keys[0], selection, expected)
-
-        loaded = {
-            key: self._load(context, meta, key, selection, expected) for key in selection.keys
-        }
-        kinds = {payload_kind(value) for value in loaded.values()}
-        if not loaded:
-            return pl.DataFrame() if expected == "frame" else {}
-        if kinds == {"frame"}:
-            return concat_frames(loaded, asset=asset)
-        if kinds == {"dict"}:
-            return loaded
-        raise UnsupportedTypeError(
-            f"Asset {asset}: the selected partitions mix JSON and Parquet files; re-materialize "
-            "them so they hold the same payload type."
-        )
-
-    def _load(
-        self,
-        context: InputContext,
-        meta: StorageMetadata,
-        key: str | None,
-        selection: PartitionSelection | None,
-        expected: PayloadKind | None,
-    ) -> Any:
-        asset = asset_label(context)
-        stem = self._stem(context, meta, key, selection)
-        candidates = {kind: self._file(stem, kind) for kind in ("frame", "dict")}
-        existing = [kind for kind, path in candidates.items() if path.exists()]
-        where = f"partition {key} of asset {asset}" if key is not None else f"asset {asset}"
-        if not existing:
-            tried = [candidates[expected]] if expected else list(candidates.values())
-            raise MissingDataError(
-                f"No stored data for {where}: {' or '.join(map(str, tried))} does not exist. "
-                f"{materialize_hint(asset, key)} Or check base_path ({self.base_path!r})."
-            )
-        if expected is not None and expected not in existing:
-            wanted = "a polars.DataFrame" if expected == "frame" else "a dict"
-            raise UnsupportedTypeError(
-                f"Cannot load {where} as {wanted}: it is stored as "
-                f"{candidates[existing[0]].name}. Fix the input's type annotation or "
-                "re-materialize the upstream."
-            )
-        kind = expected or existing[0]
-        path = candidates[kind]
-        context.log.debug(f"Loading {where} from {path}")
-        if kind == "dict":
-            return decode_json(path.read_bytes())
-        columns = select_columns(
-            list(pl.read_parquet_schema(path)), meta.columns, asset=asset, where=str(path)
-        )
-        return pl.read_parquet(path, columns=columns)
+        return self._store().load_input(context)

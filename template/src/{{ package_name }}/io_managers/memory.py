@@ -1,137 +1,116 @@
 """InMemoryIOManager: keeps dicts and frames in the process, for tests.
 
-It follows the filesystem semantics (write modes, partitions, multi-partition loads, columns),
-and stores dicts in their JSON-compatible form, so a test sees what a real store returns.
+It is the file store over a dict of bytes: the same layout, codecs (JSON for dicts, Parquet for
+frames), write modes, partitions and errors as the filesystem and S3, so a test sees exactly
+what a real store returns.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-import polars as pl
 from dagster import AssetKey, InputContext, IOManager, OutputContext
 
-from .core.codecs import to_json_compatible
-from .core.context import asset_label, materialize_hint
-from .core.errors import MissingDataError, UnsupportedTypeError
-from .core.frames import concat_frames, merge_frames, select_columns
-from .core.metadata import storage_metadata
-from .core.naming import storage_path_parts
-from .core.output_metadata import build_output_metadata
-from .core.partitions import PartitionSelection, partition_selection, single_partition_key
-from .core.payloads import check_dict_write_mode, ensure_loadable, ensure_supported, payload_kind
+from .core.payloads import PayloadKind
+from .files.backend import Log, Source, Writer
+from .files.codecs import CODECS, decode_bytes
+from .files.manager import FileStore
 
+T = TypeVar("T")
 StorageKey = tuple[tuple[str, ...], str | None]
 
 
+class MemoryBackend:
+    """Bytes per path in a dict of this process.
+
+    Example::
+
+        backend = MemoryBackend()
+        backend.put("raw/x.json", lambda handle: handle.write(b"{}"), content_type="")
+        backend.objects  # {"raw/x.json": b"{}"}
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(
+        self, path: str, write: Writer, *, content_type: str, log: Log | None = None
+    ) -> str | None:
+        buffer = io.BytesIO()
+        write(buffer)  # a failed write stores nothing
+        with self._lock:
+            self.objects[path] = buffer.getvalue()
+        return None
+
+    def get(self, path: str, read: Callable[[Source], T]) -> T | None:
+        data = self.objects.get(path)
+        return None if data is None else read(io.BytesIO(data))
+
+    def exists(self, path: str) -> bool:
+        return path in self.objects
+
+    def delete(self, path: str) -> None:
+        with self._lock:
+            self.objects.pop(path, None)
+
+    def uri(self, path: str) -> str:
+        return f"memory://{path}"
+
+
 class InMemoryIOManager(IOManager):
-    """Stores dicts and polars DataFrames per (asset path, partition key) in this process.
+    """Stores dicts and polars DataFrames in this process, as the file stores do on disk.
 
     A plain ``IOManager`` (not a configurable one), so the instance you pass to
     ``materialize(..., resources={"io_manager": manager})`` is the one that stores the values and
     can be inspected afterwards with :meth:`get`. Values do not cross process boundaries: use it
     with the in-process executor (``materialize`` uses it).
+
+    Example::
+
+        memory = InMemoryIOManager()
+        dg.materialize([binance_ohlcv], partition_key="2024-01-02",
+                       resources={"extract_io_manager": memory})
+        payload = memory.get(["raw", "binance_ohlcv"], "2024-01-02")  # a JSON-compatible dict
     """
 
     def __init__(self) -> None:
-        self.values: dict[StorageKey, Any] = {}
-
-    def get(self, asset_key: AssetKey | str | list[str], partition_key: str | None = None) -> Any:
-        """The stored value of an asset (partition), for assertions in tests."""
-        key = (
-            AssetKey.from_coercible(asset_key) if not isinstance(asset_key, AssetKey) else asset_key
+        self.backend = MemoryBackend()
+        self._store = FileStore(
+            self.backend,
+            manager="InMemoryIOManager",
+            unit="value",
+            missing_check="Use the same InMemoryIOManager instance for both runs.",
         )
-        return self.values[(tuple(key.path), partition_key)]
+        # (asset path, partition key) -> path of its stored bytes, for get() and values.
+        self._locations: dict[StorageKey, str] = {}
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        asset = asset_label(context)
-        kind = ensure_supported(
-            obj,
-            context=context,
-            manager="InMemoryIOManager",
-            supported=("dict", "frame"),
-            fix="Return a dict or a polars.DataFrame.",
-        )
-        meta = storage_metadata(context)
-        selection = partition_selection(context)
-        partition_key = single_partition_key(
-            context, selection, manager="InMemoryIOManager", unit="value"
-        )
-        parts = storage_path_parts(context, meta)
-        key = (parts, partition_key)
-        where = self._uri(parts, selection, partition_key)
-
-        if kind == "dict":
-            check_dict_write_mode(meta, asset=asset)
-            stored: Any = to_json_compatible(obj, asset=asset)
-        else:
-            existing = self.values.get(key)
-            if not isinstance(existing, pl.DataFrame):
-                existing = None
-            stored = merge_frames(existing, obj, meta, asset=asset, where=where).clone()
-        self.values[key] = stored
-        context.add_output_metadata(
-            build_output_metadata(
-                stored, partitioned=selection is not None, uri=where, write_mode=meta.write_mode
-            )
-        )
+        written = self._store.handle_output(context, obj)
+        partition_key = None if written.partition_key is None else str(written.partition_key)
+        self._locations[(written.asset_path, partition_key)] = written.path
 
     def load_input(self, context: InputContext) -> Any:
-        asset = asset_label(context)
-        expected = ensure_loadable(
-            context, manager="InMemoryIOManager", supported=("dict", "frame"), fix=""
-        )
-        meta = storage_metadata(context)
-        parts = storage_path_parts(context, meta)
-        selection = partition_selection(context)
-        keys: list[str | None] = (
-            [str(k) for k in selection.keys] if selection is not None else [None]
-        )
+        return self._store.load_input(context)
 
-        loaded: dict[str | None, Any] = {}
-        for partition_key in keys:
-            key = (parts, partition_key)
-            if key not in self.values:
-                where = f" partition {partition_key}" if partition_key is not None else ""
-                raise MissingDataError(
-                    f"No stored value for asset {asset}{where} in this InMemoryIOManager "
-                    f"({self._uri(parts, selection, partition_key)}). "
-                    f"{materialize_hint(asset, partition_key)} Use the same InMemoryIOManager "
-                    "instance for both runs."
-                )
-            value = self.values[key]
-            if expected is not None and payload_kind(value) != expected:
-                raise UnsupportedTypeError(
-                    f"Cannot load asset {asset} as {expected}: partition {partition_key} holds "
-                    f"a {type(value).__name__}."
-                )
-            if isinstance(value, pl.DataFrame):
-                columns = select_columns(value.columns, meta.columns, asset=asset, where=asset)
-                value = value.select(columns) if columns is not None else value.clone()
-            else:
-                value = to_json_compatible(value, asset=asset)  # a fresh copy
-            loaded[partition_key] = value
+    def get(self, asset_key: AssetKey | str | list[str], partition_key: str | None = None) -> Any:
+        """The stored value of an asset (partition), as a load would return it."""
+        key = asset_key if isinstance(asset_key, AssetKey) else AssetKey.from_coercible(asset_key)
+        path = self._locations[(tuple(key.path), partition_key)]
+        return self._decode(path)
 
-        if selection is None or len(keys) == 1:
-            return loaded[keys[0]]
-        if not loaded:
-            return pl.DataFrame() if expected == "frame" else {}
-        kinds = {payload_kind(value) for value in loaded.values()}
-        if kinds == {"frame"}:
-            return concat_frames({str(k): v for k, v in loaded.items()}, asset=asset)
-        if kinds == {"dict"}:
-            return {str(k): v for k, v in loaded.items()}
-        raise UnsupportedTypeError(
-            f"Asset {asset}: the selected partitions mix dicts and DataFrames."
-        )
+    @property
+    def values(self) -> dict[StorageKey, Any]:
+        """Every stored value by (asset path, partition key)."""
+        return {location: self._decode(path) for location, path in self._locations.items()}
 
-    @staticmethod
-    def _uri(
-        parts: tuple[str, ...], selection: PartitionSelection | None, partition_key: str | None
-    ) -> str:
-        segments = ()
-        if selection is not None and partition_key is not None:
-            segments = selection.path_segments(
-                next(k for k in selection.keys if str(k) == partition_key)
-            )
-        return "memory://" + "/".join((*parts, *segments))
+    def paths(self) -> list[str]:
+        """Every stored path (the layout of the file stores), sorted."""
+        return sorted(self.backend.objects)
+
+    def _decode(self, path: str) -> Any:
+        kind: PayloadKind = next(k for k, c in CODECS.items() if path.endswith(c.extension))
+        return decode_bytes(kind, self.backend.objects[path], asset=path)
