@@ -8,6 +8,7 @@ import dagster as dg
 
 from ..io_managers import KuzuDBIOManager, S3IOManager, SQLIOManager
 from ..resources import ExchangeResource
+from ..resources.graph import GraphQueryResource
 from . import build_definitions
 
 
@@ -35,6 +36,7 @@ def staging_resources() -> dict[str, object]:
         ),
         "transform_io_manager": postgres_warehouse(),
         "graph_io_manager": KuzuDBIOManager(db_path=dg.EnvVar("GRAPH_DB_PATH")),
+        "graph": GraphQueryResource(db_path=dg.EnvVar("GRAPH_DB_PATH")),
     }
 
 
