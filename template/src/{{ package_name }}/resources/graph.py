@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from ..io_managers.kuzu import run_query
+from ..io_managers.kuzu.connection import lock_timeout_field, run_query
 
 
 class GraphQueryResource(dg.ConfigurableResource):
@@ -43,10 +43,7 @@ class GraphQueryResource(dg.ConfigurableResource):
     """
 
     db_path: str = Field(description="Path of the Kuzu database file (the graph IO manager's).")
-    lock_timeout_seconds: float = Field(
-        default=60.0,
-        description="How long to retry while another process holds the database file.",
-    )
+    lock_timeout_seconds: float = lock_timeout_field()
 
     def query(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Run one read-only Cypher statement; reference values as ``$name`` in ``parameters``.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
+from pydantic import Field
 
 from ..core.errors import MissingDataError, StorageLockedError
 from ..core.locks import retry_while_locked
@@ -34,8 +35,22 @@ _UNKNOWN_HOLDER = (
 _PROC_LOCKS = Path("/proc/locks")
 
 
+def lock_timeout_field() -> Any:
+    """The ``lock_timeout_seconds`` setting of everything that opens the database file."""
+    return Field(
+        default=60.0,
+        description="How long to retry while another process holds the database file.",
+    )
+
+
 class Log(Protocol):
-    """The part of a logger (Dagster's ``context.log``, :mod:`logging`) used here."""
+    """The part of a logger (Dagster's ``context.log``, :mod:`logging`) used here.
+
+    Example::
+
+        with connect(path, read_only=True, timeout_seconds=5, log=context.log) as connection:
+            ...
+    """
 
     def debug(self, msg: str) -> Any: ...
 

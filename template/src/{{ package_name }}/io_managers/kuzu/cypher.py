@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.errors import MetadataError
 from ..core.naming import validate_identifier
-from ..core.partitions import TemporalKind, window_bounds
+from ..core.partitions import TemporalKind, build_where_clause
 from .catalog import StoredTable
 from .target import GraphTarget
 
@@ -38,26 +38,28 @@ def expression(stored: StoredTable, target: GraphTarget, column: str) -> str:
 
 
 def where(target: GraphTarget, stored: StoredTable) -> tuple[str, dict[str, Any]]:
-    """The condition selecting the target's partitions, and its parameters."""
+    """The condition selecting the target's partitions, and its parameters (``$p0``, ...).
+
+    Time windows are rendered by the shared :func:`~..core.partitions.build_where_clause`;
+    a list of values is one list parameter (``x IN $p0``: Cypher has no ``IN (?, ?)``).
+    """
     params: dict[str, Any] = {}
-
-    def marker(value: Any) -> str:
-        name = f"p{len(params)}"
-        params[name] = value
-        return f"${name}"
-
     clauses = []
     for column_filter in target.filters:
         prop = f"{target.variable}.{quote(column_filter.column)}"
-        if column_filter.windows is not None:
-            kind = temporal_kind(stored, column_filter.column, target.asset)
-            parts = []
-            for window in column_filter.windows:
-                start, end = window_bounds(window, kind)
-                parts.append(f"({prop} >= {marker(start)} AND {prop} < {marker(end)})")
-            clauses.append("(" + " OR ".join(parts) + ")" if parts else "false")
-        else:
-            clauses.append(f"{prop} IN {marker(list(column_filter.values or ()))}")
+        first = len(params)
+        if column_filter.windows is None:
+            params[f"p{first}"] = list(column_filter.values or ())
+            clauses.append(f"{prop} IN $p{first}")
+            continue
+        clause, values = build_where_clause(
+            [column_filter],
+            temporal_kind=lambda column: temporal_kind(stored, column, target.asset),
+            placeholder=lambda index, first=first: f"$p{first + index}",
+            quote=lambda _column, prop=prop: prop,
+        )
+        params.update({f"p{first + index}": value for index, value in enumerate(values)})
+        clauses.append(clause)
     return (" AND ".join(clauses) or "true"), params
 
 

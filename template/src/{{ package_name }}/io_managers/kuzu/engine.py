@@ -27,7 +27,12 @@ LOCK_ERROR_TEXT = "Could not set lock on file"
 
 
 class QueryResult(Protocol):
-    """What one executed statement returns (the engine's ``QueryResult``)."""
+    """What one executed statement returns (the engine's ``QueryResult``).
+
+    Example::
+
+        frame = connection.execute("MATCH (n:Market) RETURN n.id", {}).get_as_pl()
+    """
 
     def get_all(self) -> list[list[Any]]: ...
 
@@ -39,7 +44,12 @@ class QueryResult(Protocol):
 
 
 class GraphConnection(Protocol):
-    """A connection of the engine: Cypher statements, values bound as ``$name`` parameters."""
+    """A connection of the engine: Cypher statements, values bound as ``$name`` parameters.
+
+    Example::
+
+        connection.execute("MATCH (n:Market) WHERE n.symbol = $s RETURN n.id", {"s": "BTC/USDT"})
+    """
 
     def execute(self, query: str, parameters: dict[str, Any] | None = None) -> QueryResult: ...
 

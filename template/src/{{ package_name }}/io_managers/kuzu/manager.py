@@ -25,7 +25,7 @@ from ..core.output_metadata import build_output_metadata
 from ..core.partitions import check_frame_in_selection
 from ..core.payloads import ensure_loadable, ensure_supported
 from .catalog import StoredTable, check_kind, definition_mismatch, stored_table
-from .connection import connect, run_query
+from .connection import connect, lock_timeout_field, run_query
 from .cypher import expression, match, quote, where
 from .engine import GraphConnection
 from .swap import connect_to_copy, publish_snapshot
@@ -70,10 +70,7 @@ class KuzuDBIOManager(ConfigurableIOManager):
     """
 
     db_path: str = Field(description="Path of the Kuzu database file (created on first write).")
-    lock_timeout_seconds: float = Field(
-        default=60.0,
-        description="How long to retry while another process holds the database file.",
-    )
+    lock_timeout_seconds: float = lock_timeout_field()
     snapshot_path: str | None = Field(
         default=None,
         description=(
@@ -92,13 +89,9 @@ class KuzuDBIOManager(ConfigurableIOManager):
     )
 
     def query(self, cypher: str, parameters: Mapping[str, Any] | None = None) -> pl.DataFrame:
-        """Run one read-only Cypher statement; values go in ``parameters`` (``$name``).
-
-        The same path as ``GraphQueryResource.query`` (which asset code uses).
-        """
-        return run_query(
-            self.db_path, cypher, parameters, timeout_seconds=self.lock_timeout_seconds
-        )
+        """One read-only Cypher statement, values in ``parameters`` (as GraphQueryResource)."""
+        timeout = self.lock_timeout_seconds
+        return run_query(self.db_path, cypher, parameters, timeout_seconds=timeout)
 
     # ---------------------------------------------------------------- output
 

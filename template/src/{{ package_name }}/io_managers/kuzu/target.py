@@ -51,6 +51,11 @@ class GraphRel:
 
     ``from_key`` and ``to_key`` name the frame columns holding the primary key values of the
     source and target nodes; the other columns are properties of the relationship.
+
+    Example::
+
+        rel = GraphRel.parse({"graph_rel": {"from": "Exchange", "to": "Market"}}, asset="lists")
+        assert rel is not None and rel.endpoint_columns == ("from_id", "to_id")
     """
 
     from_label: str
@@ -110,7 +115,14 @@ class GraphRel:
 
 @dataclass(frozen=True)
 class GraphTarget:
-    """The table an output or input maps to, validated before the database is touched."""
+    """The table an output or input maps to, validated before the database is touched.
+
+    Example::
+
+        target = graph_target(context)  # an OutputContext or InputContext
+        validate_frame(frame, target)
+        print(target.describe())  # "node table Market" or "relationship table LISTS (...)"
+    """
 
     asset: str
     label: str
