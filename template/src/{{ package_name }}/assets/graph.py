@@ -13,7 +13,7 @@ before relationships, so a day's graph is always rewritten as a whole.
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import dagster as dg
 import polars as pl
@@ -21,9 +21,11 @@ import polars as pl
 from .. import graph_queries
 from ..markdown import markdown_table
 from ..partitions import daily_partitions
-from ..resources.graph import GraphQueryResource
 from ..settings import EXCHANGES, SYMBOLS
 from .extract import markets_asset_key
+
+if TYPE_CHECKING:
+    from ..resources.graph import GraphQueryResource
 
 GRAPH_GROUP = "graph"
 GRAPH_PREFIX = "graph"
