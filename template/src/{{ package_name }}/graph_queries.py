@@ -1,8 +1,9 @@
 """Questions the market graph answers: parameterized Cypher over one daily snapshot.
 
 Every function takes ``run(cypher, parameters) -> polars.DataFrame`` (for example
-``KuzuDBIOManager(db_path="data/graph.kuzu").query``) and the snapshot day. Values are always
-parameters (``$day``), never formatted into the query. From the command line:
+``GraphQueryResource(db_path="data/graph.kuzu").query``, the resource the graph checks use) and
+the snapshot day. Values are always parameters (``$day``), never formatted into the query. From
+the command line:
 
     uv run python -m <package>.graph_queries --date 2024-03-01 --symbol ETH/BTC --pair BTC ETH
 """
@@ -127,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from .io_managers import KuzuDBIOManager
+    from .resources.graph import GraphQueryResource
     from .settings import EXCHANGES
 
-    run = KuzuDBIOManager(db_path=args.db, lock_timeout_seconds=5).query
+    run = GraphQueryResource(db_path=args.db, lock_timeout_seconds=5).query
     days = snapshot_days(run)
     if not days:
         print(f"{args.db} holds no snapshot yet: materialize the graph assets first.")

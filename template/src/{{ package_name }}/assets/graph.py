@@ -2,7 +2,8 @@
 
 Nodes: ``Exchange``, ``Asset`` (a currency) and ``Market``. Relationships:
 ``(Exchange)-[:LISTS]->(Market)``, ``(Market)-[:BASE]->(Asset)``, ``(Market)-[:QUOTE]->(Asset)``.
-Built from the ``raw/<exchange>_markets`` extracts and stored through ``graph_io_manager``.
+Built from the ``raw/<exchange>_markets`` extracts and stored through ``graph_io_manager``; the
+checks ask the stored graph through the graph query resource (key ``graph``).
 
 Every node and relationship carries ``snapshot_date`` (the partition day, the ``partition_expr``)
 and node keys start with it, so each day is its own subgraph: re-running a day replaces exactly
@@ -12,7 +13,7 @@ before relationships, so a day's graph is always rewritten as a whole.
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import dagster as dg
 import polars as pl
@@ -23,10 +24,15 @@ from ..partitions import daily_partitions
 from ..settings import EXCHANGES, SYMBOLS
 from .extract import markets_asset_key
 
+if TYPE_CHECKING:
+    from ..resources.graph import GraphQueryResource
+
 GRAPH_GROUP = "graph"
 GRAPH_PREFIX = "graph"
 SNAPSHOT_COLUMN = "snapshot_date"
 KEY_SEPARATOR = "|"
+# The resource key of the graph query resource (GraphQueryResource) every environment binds.
+GRAPH_RESOURCE_KEY = "graph"
 
 EXCHANGE_SCHEMA = pl.Schema(
     {
@@ -314,8 +320,8 @@ def build_graph_assets(
         check_specs=GRAPH_CHECK_SPECS,
         # A graph database file takes one writer process at a time (dagster.yaml sets the limit).
         pool="graph_writer",
-        # The checks ask the stored graph: Cypher through the graph IO manager's query().
-        required_resource_keys={"graph_io_manager"},
+        # The checks ask the stored graph: Cypher through the graph query resource.
+        required_resource_keys={GRAPH_RESOURCE_KEY},
     )
     def market_graph(
         context: dg.AssetExecutionContext, **raw_markets: dict[str, Any]
@@ -326,13 +332,8 @@ def build_graph_assets(
         # Each Output is stored before the next is produced: nodes exist before relationships.
         for name, frame in graph._asdict().items():
             yield dg.Output(frame, output_name=name)
-        graph_store = context.resources.graph_io_manager
-        if not callable(getattr(graph_store, "query", None)):
-            raise TypeError(
-                "graph_io_manager must answer Cypher through query(cypher, parameters) (e.g. "
-                f"KuzuDBIOManager); {type(graph_store).__name__} does not."
-            )
-        yield from run_graph_checks(graph_store.query, day, exchanges, symbols)
+        graph: GraphQueryResource = getattr(context.resources, GRAPH_RESOURCE_KEY)
+        yield from run_graph_checks(graph.query, day, exchanges, symbols)
 
     return [market_graph]
 

@@ -15,7 +15,14 @@ from ..schedules import daily_market_data_schedule
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
-RESOURCE_KEYS = ("exchange", "extract_io_manager", "transform_io_manager", "graph_io_manager")
+# "graph": the graph query resource the graph checks ask (same file as graph_io_manager).
+RESOURCE_KEYS = (
+    "exchange",
+    "extract_io_manager",
+    "transform_io_manager",
+    "graph_io_manager",
+    "graph",
+)
 
 
 def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:

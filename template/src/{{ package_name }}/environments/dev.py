@@ -13,6 +13,7 @@ from typing import Any
 
 from ..io_managers import DuckDBIOManager, FilesystemIOManager, KuzuDBIOManager
 from ..resources import ExchangeResource
+from ..resources.graph import GraphQueryResource
 from . import build_definitions
 
 
@@ -31,6 +32,7 @@ def dev_resources(
             db_path=str(data_dir / "graph.kuzu"),
             snapshot_path=str(data_dir / "explorer" / "graph.kuzu"),
         ),
+        "graph": GraphQueryResource(db_path=str(data_dir / "graph.kuzu")),
     }
 
 

@@ -8,6 +8,7 @@ import dagster as dg
 
 from ..io_managers import KuzuDBIOManager, S3IOManager
 from ..resources import ExchangeResource
+from ..resources.graph import GraphQueryResource
 from . import build_definitions
 from .shared import postgres_warehouse
 
@@ -22,6 +23,7 @@ def prod_resources() -> dict[str, object]:
         ),
         "transform_io_manager": postgres_warehouse(),
         "graph_io_manager": KuzuDBIOManager(db_path=dg.EnvVar("GRAPH_DB_PATH")),
+        "graph": GraphQueryResource(db_path=dg.EnvVar("GRAPH_DB_PATH")),
     }
 
 

@@ -8,7 +8,7 @@ import os
 import re
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -90,3 +90,39 @@ def fsync_directory(directory: Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A hidden temp file next to ``path`` that replaces ``path`` if the block ends normally.
+
+    For writers that need a path rather than a handle (an embedded database engine writing its
+    own file). The temp file exists, empty, when the block starts; the block fills it (or deletes
+    it and lets an engine create it). On success it is fsynced and renamed over ``path``; on any
+    error it is removed with its side files (``<temp>.wal`` and the like) and ``path`` is left
+    as it was. Leftovers of killed writers are removed first (:func:`remove_abandoned_temp_files`).
+
+    Example::
+
+        with atomic_path(Path("data/graph.db")) as temp:
+            shutil.copyfile("data/graph.db", temp)
+            update_in_place(temp)
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_temp_files(path)
+    descriptor, temp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=writer_temp_prefix(path), suffix=".tmp"
+    )
+    os.close(descriptor)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        with open(temp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        for leftover in [temp, *temp.parent.glob(f"{glob.escape(temp.name)}.*")]:
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+        raise
+    fsync_directory(path.parent)

@@ -16,25 +16,44 @@ if TYPE_CHECKING:
     from polars._typing import PolarsDataType
 
 
-def check_primary_key(frame: pl.DataFrame, primary_key: Sequence[str], *, asset: str) -> None:
-    """Key columns must exist, hold no nulls, and be unique in the incoming frame."""
+def check_primary_key(
+    frame: pl.DataFrame,
+    primary_key: Sequence[str],
+    *,
+    asset: str,
+    what: str = "primary_key",
+    unique_because: str | None = "an upsert needs one row per key",
+) -> None:
+    """Key columns must exist, hold no nulls, and (unless ``unique_because`` is None) be unique.
+
+    ``what`` names the key in messages (e.g. ``"graph_rel key"``); ``unique_because`` says why a
+    repeated key is refused, and the message shows a few of the repeated values.
+    """
     missing = [c for c in primary_key if c not in frame.columns]
     if missing:
         raise MetadataError(
-            f"Asset {asset}: primary_key column(s) {', '.join(missing)} are not in the frame "
+            f"Asset {asset}: {what} column(s) {', '.join(missing)} are not in the frame "
             f"(columns: {', '.join(frame.columns)})."
         )
     key = list(primary_key)
     null_rows = frame.select(pl.any_horizontal(pl.col(key).is_null()).sum()).item()
     if null_rows:
         raise MetadataError(
-            f"Asset {asset}: {null_rows} rows have a null in primary_key {key}; keys must be set."
+            f"Asset {asset}: {null_rows} rows have a null in {what} {key}; keys must be set."
         )
+    if unique_because is None:
+        return
     duplicates = frame.height - frame.select(key).n_unique()
     if duplicates:
+        repeated = (
+            frame.select(key).filter(pl.struct(key).is_duplicated()).unique(maintain_order=True)
+        )
+        examples = ", ".join(
+            repr(row[0] if len(row) == 1 else row) for row in repeated.head(3).rows()
+        )
         raise MetadataError(
-            f"Asset {asset}: the frame repeats {duplicates} primary_key value(s) of {key}; an "
-            "upsert needs one row per key. Deduplicate the frame first."
+            f"Asset {asset}: {unique_because}, but the frame repeats {duplicates} {what} "
+            f"value(s) of {key} (e.g. {examples}). Deduplicate the frame first."
         )
 
 
