@@ -31,7 +31,7 @@ def prepare_dagster_home() -> Path:
 def main(argv: list[str] | None = None) -> int:
     from .partitions import daily_partitions
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--date",
         default=daily_partitions.get_last_partition_key(),
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from .definitions import defs
     from .jobs import daily_market_data_job
 
-    resources = defs.resources
+    resources = defs.resources or {}
     job = defs.resolve_job_def(daily_market_data_job.name)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
@@ -69,17 +69,18 @@ def main(argv: list[str] | None = None) -> int:
             "SELECT table_schema, table_name FROM information_schema.tables ORDER BY 1, 2"
         ).fetchall()
         for schema, table in tables:
-            (rows,) = connection.execute(
+            counted = connection.execute(
                 f'SELECT count(*) FROM "{schema}"."{table}" WHERE ts::DATE = ?',  # noqa: S608 - names from the catalog
                 [args.date],
             ).fetchone()
+            rows = counted[0] if counted else 0
             print(f"  {schema}.{table}: {rows} rows on {args.date}")
     from datetime import date
 
     from . import graph_queries
     from .settings import EXCHANGES
 
-    graph = resources["graph_io_manager"]
+    graph = resources["graph"]
     day = date.fromisoformat(args.date)
     everywhere = graph_queries.assets_on_every_exchange(graph.query, day, EXCHANGES)
     print(f"Market graph in {Path(graph.db_path).resolve()}:")

@@ -42,7 +42,12 @@ REFUSED_DTYPES = RefusedDtypes(
     },
     alternative="store it with FilesystemIOManager or S3IOManager (Parquet)",
 )
-_INT_MINIMUMS: dict[Any, int] = {pl.Int8: -(2**7), pl.Int16: -(2**15), pl.Int64: -(2**63)}
+_INT_MINIMUMS: dict[Any, int] = {
+    pl.Int8: -(2**7),
+    pl.Int16: -(2**15),
+    pl.Int32: -(2**31),
+    pl.Int64: -(2**63),
+}
 
 
 @dataclass(frozen=True)
@@ -264,8 +269,9 @@ def check_kuzu_values(frame: pl.DataFrame, *, asset: str) -> None:
         if dtype in (pl.Float32, pl.Float64) and column.is_nan().any():
             # A float column with NaN and nulls comes back with later values turned into NaN.
             problem, fix = "NaN", "replace NaN with null first: pl.col(...).fill_nan(None)"
-        elif dtype in (pl.Int8, pl.Int16, pl.Int64) and column.min() == _INT_MINIMUMS[dtype]:
-            # The minimum of INT8, INT16 and INT64 is loaded as 0.
+        elif dtype in _INT_MINIMUMS and column.min() == _INT_MINIMUMS[dtype]:
+            # The minimum of a signed integer type may be loaded as 0 (INT32: depending on the
+            # other values of the column).
             problem = f"the value {_INT_MINIMUMS[dtype]} (the minimum of {dtype})"
             fix = "cast the column to a wider type (e.g. pl.Decimal(38, 0))"
         elif isinstance(dtype, pl.Decimal) and (dtype.precision or 38) <= 18 and (column < 0).any():
