@@ -1,0 +1,13 @@
+"""Table stores: one manager algorithm (:mod:`.manager`) over a typed client per database.
+
+- ``client``: :class:`~.client.TableClient`, what a backend provides (catalog, create, delete
+  slice, insert, upsert, read, add column, refused dtypes and values), and :class:`TableInfo`;
+- ``manager``: :class:`~.manager.TableStore`, the write and read algorithm shared by DuckDB,
+  PostgreSQL and SQLite;
+- ``statements``: SQL statements more than one client uses.
+"""
+
+from .client import SchemaEvolution, Session, TableClient, TableInfo
+from .manager import TableStore
+
+__all__ = ["SchemaEvolution", "Session", "TableClient", "TableInfo", "TableStore"]
