@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
-from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
 from .core.frames import encode_frame_schema
 from .core.locks import retry_while_locked
 from .core.naming import TableName, quote_identifier
-from .core.partitions import ColumnFilter, TemporalKind
+from .core.partitions import TemporalKind
 from .core.payloads import RefusedDtypes
-from .tables import SchemaEvolution, TableClient, TableInfo, TableStore
-from .tables.client import kind_error
+from .tables import FrameWrite, SliceRead, TableClient, TableInfo, TableIOManager
+from .tables.client import Context, Types, kind_error
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -55,7 +54,7 @@ REFUSED_DTYPES = RefusedDtypes(
 )
 
 
-class DuckDBIOManager(ConfigurableIOManager):
+class DuckDBIOManager(TableIOManager):
     """Stores polars DataFrames as tables of a DuckDB file.
 
     Table: ``<schema>.<table>``; schema from asset metadata ``schema``, then this manager's
@@ -66,45 +65,29 @@ class DuckDBIOManager(ConfigurableIOManager):
 
     Example::
 
-        from dagster import Definitions
+        import dagster as dg
 
-        defs = Definitions(
-            assets=[...],
-            resources={
-                "transform_io_manager": DuckDBIOManager(
-                    db_path="data/crypto.duckdb", schema="market"
-                )
-            },
+        @dg.asset(
+            partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+            metadata={"partition_expr": "ts"},
+            io_manager_key="transform_io_manager",
+        )
+        def ohlcv(context: dg.AssetExecutionContext) -> pl.DataFrame: ...
+
+        defs = dg.Definitions(
+            assets=[ohlcv],
+            resources={"transform_io_manager": DuckDBIOManager(db_path="data/crypto.duckdb")},
         )
     """
 
     db_path: str = Field(description="Path of the DuckDB database file (created on first write).")
-    schema_: str | None = Field(
-        default=None,
-        alias="schema",
-        description="Schema for tables whose asset metadata sets none (before the key prefix).",
-    )
-    schema_evolution: SchemaEvolution = Field(
-        default="error",
-        description="What appends/partition writes do with columns the table lacks: 'error' "
-        "(SchemaDriftError) or 'add_columns' (ALTER TABLE ... ADD COLUMN, nullable).",
-    )
     lock_timeout_seconds: float = Field(
         default=60.0,
         description="How long to retry while another process holds the file's lock.",
     )
 
-    def _store(self) -> TableStore[DuckDBSession]:
-        client = DuckDBClient(self.db_path, lock_timeout_seconds=self.lock_timeout_seconds)
-        return TableStore(
-            client, config_schema=self.schema_, schema_evolution=self.schema_evolution
-        )
-
-    def handle_output(self, context: OutputContext, obj: object) -> None:
-        self._store().handle_output(context, obj)
-
-    def load_input(self, context: InputContext) -> pl.DataFrame:
-        return self._store().load_input(context)
+    def client(self) -> DuckDBClient:
+        return DuckDBClient(self.db_path, lock_timeout_seconds=self.lock_timeout_seconds)
 
 
 # -------------------------------------------------------------------- the client
@@ -156,13 +139,7 @@ class DuckDBClient(TableClient[DuckDBSession]):
 
     # ---------------------------------------------------------------- connections
 
-    def run(
-        self,
-        work: Callable[[DuckDBSession], T],
-        *,
-        write: bool,
-        context: OutputContext | InputContext,
-    ) -> T:
+    def run(self, work: Callable[[DuckDBSession], T], *, write: bool, context: Context) -> T:
         with self._connect(context, read_only=not write) as connection:
             session = DuckDBSession(connection)
             try:
@@ -180,9 +157,7 @@ class DuckDBClient(TableClient[DuckDBSession]):
                 session.release()
 
     @contextmanager
-    def _connect(
-        self, context: InputContext | OutputContext, *, read_only: bool
-    ) -> Iterator[DuckDBPyConnection]:
+    def _connect(self, context: Context, *, read_only: bool) -> Iterator[DuckDBPyConnection]:
         """A connection for one operation, closed afterwards so no process keeps the file."""
         import duckdb
 
@@ -276,21 +251,14 @@ class DuckDBClient(TableClient[DuckDBSession]):
             column_types={row[0]: row[1] for row in columns}, stored_schema_text=rows[0][0]
         )
 
-    def create_table(
-        self,
-        session: DuckDBSession,
-        table: TableName,
-        frame: pl.DataFrame,
-        types: Mapping[str, str],
-        primary_key: Sequence[str],
-        filters: Sequence[ColumnFilter],
-    ) -> None:
+    def create_table(self, session: DuckDBSession, write: FrameWrite, types: Types) -> None:
         # No partition index: DuckDB's min/max zone maps already skip other slices' row groups.
+        table = write.table
         session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(table.schema)}")
         # The frame's Arrow types define the columns; the rows follow in insert().
-        view = session.incoming(frame)
+        view = session.incoming(write.frame)
         session.execute(f"CREATE TABLE {table.quoted} AS SELECT * FROM {view} LIMIT 0")  # noqa: S608
-        self.store_schema(session, table, frame.schema)
+        self.store_schema(session, table, write.frame.schema)
 
     def store_schema(
         self, session: DuckDBSession, table: TableName, schema: Mapping[str, pl.DataType]
@@ -308,38 +276,25 @@ class DuckDBClient(TableClient[DuckDBSession]):
         session.execute(f"INSERT INTO {table.quoted} BY NAME SELECT * FROM {view}")  # noqa: S608
 
     def upsert(
-        self,
-        session: DuckDBSession,
-        table: TableName,
-        frame: pl.DataFrame,
-        types: Mapping[str, str],
-        primary_key: Sequence[str],
-        info: TableInfo,
+        self, session: DuckDBSession, write: FrameWrite, types: Types, info: TableInfo
     ) -> None:
-        view = session.incoming(frame)
+        view = session.incoming(write.frame)
         matches = " AND ".join(
-            f"source.{quote_identifier(c)} = target.{quote_identifier(c)}" for c in primary_key
+            f"source.{quote_identifier(c)} = target.{quote_identifier(c)}"
+            for c in write.primary_key
         )
         # S608: the table and key columns are validated and quoted identifiers.
         session.execute(
-            f"DELETE FROM {table.quoted} AS target WHERE EXISTS "  # noqa: S608
+            f"DELETE FROM {write.table.quoted} AS target WHERE EXISTS "  # noqa: S608
             f"(SELECT 1 FROM {view} AS source WHERE {matches})"
         )
-        self.insert(session, table, frame)
+        self.insert(session, write.table, write.frame)
 
-    def read(
-        self,
-        session: DuckDBSession,
-        table: TableName,
-        columns: Sequence[str],
-        where: str,
-        params: list[Any],
-        info: TableInfo,
-    ) -> pl.DataFrame:
-        selected = ", ".join(quote_identifier(c) for c in columns)
+    def read(self, session: DuckDBSession, request: SliceRead) -> pl.DataFrame:
+        selected = ", ".join(quote_identifier(c) for c in request.columns)
         # S608: identifiers validated and quoted; window bounds are bound parameters.
-        query = f"SELECT {selected} FROM {table.quoted} WHERE {where}"  # noqa: S608
-        return session.connection.sql(query, params=params or None).pl()
+        query = f"SELECT {selected} FROM {request.table.quoted} WHERE {request.where}"  # noqa: S608
+        return session.connection.sql(query, params=request.params or None).pl()
 
 
 # -------------------------------------------------------------------- helpers

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import TypeVar
 
 import polars as pl
-from dagster import InputContext, MetadataValue, OutputContext
+from dagster import MetadataValue
 
-from ..core.naming import TableName
-from ..core.partitions import ColumnFilter
-from ..tables.client import TableClient
+from ..core.naming import TableName, quote_identifier
+from ..tables.client import Context, FrameWrite, TableClient, Types
 from ..tables.statements import create_table_statement, partition_index_statement
 from .connection import SQLConnection, SQLSession
 from .types import MANAGER, ColumnType, column_type
@@ -26,13 +25,7 @@ class SQLClient(TableClient[SQLSession]):
     def __init__(self, connection: SQLConnection) -> None:
         self.connection = connection
 
-    def run(
-        self,
-        work: Callable[[SQLSession], T],
-        *,
-        write: bool,
-        context: OutputContext | InputContext,
-    ) -> T:
+    def run(self, work: Callable[[SQLSession], T], *, write: bool, context: Context) -> T:
         return self.connection.run(work, write=write, log=context.log.warning)
 
     def location(self) -> str:
@@ -62,20 +55,17 @@ class SQLClient(TableClient[SQLSession]):
     def ensure_schema(self, session: SQLSession, table: TableName) -> None:
         """Create the table's schema if the backend has schemas and it is missing."""
 
-    def create_table(
-        self,
-        session: SQLSession,
-        table: TableName,
-        frame: pl.DataFrame,
-        types: Mapping[str, str],
-        primary_key: Sequence[str],
-        filters: Sequence[ColumnFilter],
-    ) -> None:
-        self.ensure_schema(session, table)
-        target = self.quoted(table)
-        session.execute(create_table_statement(target, types, primary_key))
-        if filters:
+    def create_table(self, session: SQLSession, write: FrameWrite, types: Types) -> None:
+        self.ensure_schema(session, write.table)
+        target = self.quoted(write.table)
+        session.execute(create_table_statement(target, types, write.primary_key))
+        if write.filters:
             # Each partition write deletes its slice: an index on the partition columns
             # keeps that cost flat as partitions accumulate (no full scan per write).
-            session.execute(partition_index_statement(target, filters))
-        self.store_schema(session, table, frame.schema)
+            session.execute(partition_index_statement(target, write.filters))
+        self.store_schema(session, write.table, write.frame.schema)
+
+    def stage_statement(self, stage: str, write: FrameWrite, types: Types) -> str:
+        """``CREATE TABLE`` of the staging table an upsert copies the frame into first."""
+        columns = ", ".join(f"{quote_identifier(c)} {types[c]}" for c in write.frame.columns)
+        return f"CREATE TEMPORARY TABLE {stage} ({columns})"

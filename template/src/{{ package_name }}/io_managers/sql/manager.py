@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field, PrivateAttr
 
-from ..tables import SchemaEvolution, TableStore
+from ..tables import TableIOManager
 from .common import SQLClient
 from .connection import DbType, SQLConnection
 from .postgres import PostgresClient
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import URL
 
 
-class SQLIOManager(ConfigurableIOManager):
+class SQLIOManager(TableIOManager):
     """Stores polars DataFrames as tables of PostgreSQL or SQLite.
 
     Table: ``<schema>.<table>``; schema from asset metadata ``schema``, then this manager's
@@ -67,16 +65,6 @@ class SQLIOManager(ConfigurableIOManager):
         default=None,
         repr=False,
         description="PostgreSQL password; pass dagster.EnvVar(...). Never logged or reported.",
-    )
-    schema_: str | None = Field(
-        default=None,
-        alias="schema",
-        description="Schema for tables whose asset metadata sets none (before the key prefix).",
-    )
-    schema_evolution: SchemaEvolution = Field(
-        default="error",
-        description="What appends/partition writes do with columns the table lacks: 'error' "
-        "(SchemaDriftError) or 'add_columns' (ALTER TABLE ... ADD COLUMN, nullable).",
     )
     connect_timeout_seconds: int = Field(
         default=10, description="PostgreSQL connect timeout; SQLite busy timeout."
@@ -137,19 +125,8 @@ class SQLIOManager(ConfigurableIOManager):
         if self._connection is not None:
             self._connection.dispose()
 
-    def _store(self) -> TableStore[Any]:
+    def client(self) -> SQLClient:
         connection = self._sql_connection()
-        client: SQLClient = (
-            SQLiteClient(connection) if self.db_type == "sqlite" else PostgresClient(connection)
-        )
-        return TableStore(
-            client, config_schema=self.schema_, schema_evolution=self.schema_evolution
-        )
-
-    # ---------------------------------------------------------------- IO
-
-    def handle_output(self, context: OutputContext, obj: object) -> None:
-        self._store().handle_output(context, obj)
-
-    def load_input(self, context: InputContext) -> pl.DataFrame:
-        return self._store().load_input(context)
+        if self.db_type == "sqlite":
+            return SQLiteClient(connection)
+        return PostgresClient(connection)

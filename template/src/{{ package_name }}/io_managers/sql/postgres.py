@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
@@ -19,7 +18,7 @@ from ..core.errors import UnsupportedTypeError
 from ..core.frames import encode_frame_schema
 from ..core.naming import TableName, quote_identifier
 from ..core.partitions import TemporalKind
-from ..tables.client import TableInfo, kind_error
+from ..tables.client import FrameWrite, SliceRead, TableInfo, Types, kind_error
 from ..tables.statements import merge_statements
 from .common import SQLClient
 from .connection import SQLSession
@@ -120,23 +119,18 @@ class PostgresClient(SQLClient):
             for chunk in encode_copy_binary(frame):
                 copy.write(chunk)
 
-    def upsert(
-        self,
-        session: SQLSession,
-        table: TableName,
-        frame: pl.DataFrame,
-        types: Mapping[str, str],
-        primary_key: Sequence[str],
-        info: TableInfo,
-    ) -> None:
+    def upsert(self, session: SQLSession, write: FrameWrite, types: Types, info: TableInfo) -> None:
         stage = quote_identifier(STAGE_TABLE)
         session.execute(f"DROP TABLE IF EXISTS {stage}")
-        columns = ", ".join(f"{quote_identifier(name)} {types[name]}" for name in frame.columns)
-        session.execute(f"CREATE TEMPORARY TABLE {stage} ({columns}) ON COMMIT DROP")
-        self._copy_in(session, stage, frame)
-        on_conflict = info.has_unique_key(primary_key)
+        session.execute(f"{self.stage_statement(stage, write, types)} ON COMMIT DROP")
+        self._copy_in(session, stage, write.frame)
+        key = write.primary_key
         for statement in merge_statements(
-            table.quoted, stage, frame.columns, primary_key, on_conflict=on_conflict
+            write.table.quoted,
+            stage,
+            write.frame.columns,
+            key,
+            on_conflict=info.has_unique_key(key),
         ):
             session.execute(statement)
 
@@ -150,26 +144,19 @@ class PostgresClient(SQLClient):
             return "timestamp"
         raise kind_error(asset, column, data_type)
 
-    def read(
-        self,
-        session: SQLSession,
-        table: TableName,
-        columns: Sequence[str],
-        where: str,
-        params: list[Any],
-        info: TableInfo,
-    ) -> pl.DataFrame:
-        plan = [_pg_read_column(name, info.column_types[name]) for name in columns]
+    def read(self, session: SQLSession, request: SliceRead) -> pl.DataFrame:
+        types = request.info.column_types
+        plan = [_pg_read_column(name, types[name]) for name in request.columns]
         select = ", ".join(column.select for column in plan)
         quoted = [quote_identifier(column.name) for column in plan if column.force_quote]
         # FORCE_QUOTE tells an empty string ("") from NULL (an empty field) in the CSV.
         force_quote = f", FORCE_QUOTE ({', '.join(quoted)})" if quoted else ""
-        query = f"SELECT {select} FROM {table.quoted} WHERE {where}"  # noqa: S608 - quoted
+        query = f"SELECT {select} FROM {request.table.quoted} WHERE {request.where}"  # noqa: S608
         # COPY takes no bound parameters, so the bounds are bound client-side by psycopg.
         from psycopg import ClientCursor
 
         with ClientCursor(session.driver) as cursor:
-            bound = cursor.mogrify(query, tuple(params) if params else None)
+            bound = cursor.mogrify(query, tuple(request.params) if request.params else None)
         data = bytearray()
         with session.driver.cursor() as cursor:
             copy_sql = f"COPY ({bound}) TO STDOUT (FORMAT csv{force_quote})"

@@ -19,7 +19,14 @@ from ..core.errors import UnsupportedTypeError
 from ..core.frames import encode_frame_schema
 from ..core.naming import TableName, quote_identifier, validate_identifier
 from ..core.partitions import ColumnFilter, TemporalKind, build_where_clause
-from ..tables.client import TableInfo, kind_error, missing_column_error
+from ..tables.client import (
+    FrameWrite,
+    SliceRead,
+    TableInfo,
+    Types,
+    kind_error,
+    missing_column_error,
+)
 from ..tables.statements import merge_statements
 from .common import SQLClient
 from .connection import SQLSession
@@ -146,27 +153,18 @@ class SQLiteClient(SQLClient):
         finally:
             cursor.close()
 
-    def upsert(
-        self,
-        session: SQLSession,
-        table: TableName,
-        frame: pl.DataFrame,
-        types: Mapping[str, str],
-        primary_key: Sequence[str],
-        info: TableInfo,
-    ) -> None:
+    def upsert(self, session: SQLSession, write: FrameWrite, types: Types, info: TableInfo) -> None:
         stage = f"temp.{quote_identifier(STAGE_TABLE)}"
         session.execute(f"DROP TABLE IF EXISTS {stage}")
-        columns = ", ".join(f"{quote_identifier(name)} {types[name]}" for name in frame.columns)
-        session.execute(f"CREATE TABLE {stage} ({columns})")
-        self._insert(session, stage, frame)
+        session.execute(self.stage_statement(stage, write, types))
+        self._insert(session, stage, write.frame)
         # "WHERE true" resolves SQLite's parsing ambiguity of INSERT ... SELECT ... ON CONFLICT.
         for statement in merge_statements(
-            self.quoted(table),
+            self.quoted(write.table),
             stage,
-            frame.columns,
-            primary_key,
-            on_conflict=info.has_unique_key(primary_key),
+            write.frame.columns,
+            write.primary_key,
+            on_conflict=info.has_unique_key(write.primary_key),
             source_filter=" WHERE true",
         ):
             session.execute(statement)
@@ -207,18 +205,12 @@ class SQLiteClient(SQLClient):
             params.extend(_sqlite_bound(value, digits) for value in values)
         return " AND ".join(clauses), params
 
-    def read(
-        self,
-        session: SQLSession,
-        table: TableName,
-        columns: Sequence[str],
-        where: str,
-        params: list[Any],
-        info: TableInfo,
-    ) -> pl.DataFrame:
+    def read(self, session: SQLSession, request: SliceRead) -> pl.DataFrame:
+        columns, info = request.columns, request.info
         names = ", ".join(quote_identifier(c) for c in columns)
-        query = f"SELECT {names} FROM {self.quoted(table)} WHERE {where}"  # noqa: S608 - quoted
-        rows = session.execute(query, params)
+        table = self.quoted(request.table)
+        query = f"SELECT {names} FROM {table} WHERE {request.where}"  # noqa: S608 - quoted
+        rows = session.execute(query, request.params)
         stored = info.polars_schema() or {}
         values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
         series, decoders = [], []

@@ -25,6 +25,23 @@ class ColumnType:
     sqlite: str
 
 
+# Dtypes whose column type does not depend on their parameters.
+_SIMPLE_TYPES: tuple[tuple[tuple[type[pl.DataType], ...], ColumnType], ...] = (
+    ((pl.Boolean,), ColumnType("boolean", "BOOLEAN")),
+    ((pl.Int8, pl.Int16, pl.UInt8), ColumnType("smallint", "INTEGER")),
+    ((pl.Int32, pl.UInt16), ColumnType("integer", "INTEGER")),
+    ((pl.Int64, pl.UInt32), ColumnType("bigint", "INTEGER")),
+    ((pl.UInt64,), ColumnType("numeric(20,0)", "TEXT")),
+    ((pl.Float32,), ColumnType("real", "REAL")),
+    ((pl.Float64,), ColumnType("double precision", "REAL")),
+    ((pl.String, pl.Categorical), ColumnType("text", "TEXT")),
+    ((pl.Binary,), ColumnType("bytea", "BLOB")),
+    ((pl.Date,), ColumnType("date", "DATE")),
+    ((pl.Time,), ColumnType("time without time zone", "TIME")),
+    ((pl.Null,), ColumnType("text", "TEXT")),
+)
+
+
 def column_type(dtype: pl.DataType, *, column: str, asset: str) -> ColumnType:
     """The SQL types of a polars dtype, or :class:`UnsupportedTypeError` naming the column.
 
@@ -32,38 +49,19 @@ def column_type(dtype: pl.DataType, *, column: str, asset: str) -> ColumnType:
     compared with the frame's. SQLite names are chosen for their type affinity (see SQLite's
     "Datatypes" page): TEXT where the value is text that must not be converted to a number.
     """
-    if dtype == pl.Boolean:
-        return ColumnType("boolean", "BOOLEAN")
-    if dtype in (pl.Int8, pl.Int16, pl.UInt8):
-        return ColumnType("smallint", "INTEGER")
-    if dtype in (pl.Int32, pl.UInt16):
-        return ColumnType("integer", "INTEGER")
-    if dtype in (pl.Int64, pl.UInt32):
-        return ColumnType("bigint", "INTEGER")
-    if dtype == pl.UInt64:
-        return ColumnType("numeric(20,0)", "TEXT")
-    if dtype == pl.Float32:
-        return ColumnType("real", "REAL")
-    if dtype == pl.Float64:
-        return ColumnType("double precision", "REAL")
+    for dtypes, stored in _SIMPLE_TYPES:
+        if dtype in dtypes:
+            return stored
     if isinstance(dtype, pl.Decimal):
         return ColumnType(f"numeric({dtype.precision},{dtype.scale})", "TEXT")
-    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+    if isinstance(dtype, pl.Enum):
         return ColumnType("text", "TEXT")
-    if dtype == pl.Binary:
-        return ColumnType("bytea", "BLOB")
-    if dtype == pl.Date:
-        return ColumnType("date", "DATE")
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is None:
             return ColumnType("timestamp without time zone", "TIMESTAMP")
         return ColumnType("timestamp with time zone", "TIMESTAMPTZ")
-    if dtype == pl.Time:
-        return ColumnType("time without time zone", "TIME")
     if isinstance(dtype, pl.Duration):
         return ColumnType("interval", "INTERVAL")
-    if dtype == pl.Null:
-        return ColumnType("text", "TEXT")
     raise UnsupportedTypeError(
         f"{MANAGER} cannot store column {column!r} of asset {asset}: polars dtype {dtype} has no "
         "SQL column type in its type map. Convert it first (nested values: e.g. "

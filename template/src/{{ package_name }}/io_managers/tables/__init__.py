@@ -4,10 +4,21 @@
   slice, insert, upsert, read, add column, refused dtypes and values), and :class:`TableInfo`;
 - ``manager``: :class:`~.manager.TableStore`, the write and read algorithm shared by DuckDB,
   PostgreSQL and SQLite;
+- ``io_manager``: :class:`TableIOManager`, the configuration and entry points they share;
 - ``statements``: SQL statements more than one client uses.
 """
 
-from .client import SchemaEvolution, Session, TableClient, TableInfo
+from .client import FrameWrite, SchemaEvolution, Session, SliceRead, TableClient, TableInfo
+from .io_manager import TableIOManager
 from .manager import TableStore
 
-__all__ = ["SchemaEvolution", "Session", "TableClient", "TableInfo", "TableStore"]
+__all__ = [
+    "FrameWrite",
+    "SchemaEvolution",
+    "Session",
+    "SliceRead",
+    "TableClient",
+    "TableIOManager",
+    "TableInfo",
+    "TableStore",
+]

@@ -26,6 +26,9 @@ from ..core.payloads import NOTHING_REFUSED, RefusedDtypes
 T = TypeVar("T")
 SchemaEvolution = Literal["error", "add_columns"]
 Row = tuple[Any, ...]
+Context = OutputContext | InputContext
+#: column -> the backend's type name.
+Types = Mapping[str, str]
 
 
 class Session(Protocol):
@@ -61,6 +64,28 @@ class TableInfo:
 
     def has_unique_key(self, columns: Sequence[str]) -> bool:
         return frozenset(columns) in self.unique_keys
+
+
+@dataclass(frozen=True)
+class FrameWrite:
+    """One validated output: the frame, its table, and how to write it."""
+
+    table: TableName
+    frame: pl.DataFrame
+    primary_key: Sequence[str]
+    filters: Sequence[ColumnFilter]
+    asset: str
+
+
+@dataclass(frozen=True)
+class SliceRead:
+    """One load: the columns of the table's rows matching ``where`` (bound ``params``)."""
+
+    table: TableName
+    columns: Sequence[str]
+    where: str
+    params: list[Any]
+    info: TableInfo
 
 
 def missing_column_error(asset: str, column: str, columns: Sequence[str]) -> MetadataError:
@@ -103,9 +128,7 @@ class TableClient(ABC, Generic[S]):
     # ---------------------------------------------------------------- connections
 
     @abstractmethod
-    def run(
-        self, work: Callable[[S], T], *, write: bool, context: OutputContext | InputContext
-    ) -> T:
+    def run(self, work: Callable[[S], T], *, write: bool, context: Context) -> T:
         """``work`` in one transaction: committed if it returns, rolled back if it raises."""
 
     def missing_storage(self, asset: str, hint: str) -> str | None:
@@ -172,16 +195,8 @@ class TableClient(ABC, Generic[S]):
         return False
 
     @abstractmethod
-    def create_table(
-        self,
-        session: S,
-        table: TableName,
-        frame: pl.DataFrame,
-        types: Mapping[str, str],
-        primary_key: Sequence[str],
-        filters: Sequence[ColumnFilter],
-    ) -> None:
-        """Create the (empty) table of ``frame`` and store its polars schema."""
+    def create_table(self, session: S, write: FrameWrite, types: Types) -> None:
+        """Create the (empty) table of ``write.frame`` and store its polars schema."""
 
     @abstractmethod
     def store_schema(self, session: S, table: TableName, schema: Mapping[str, pl.DataType]) -> None:
@@ -211,16 +226,8 @@ class TableClient(ABC, Generic[S]):
         """Append the rows of ``frame`` in bulk (columns matched by name)."""
 
     @abstractmethod
-    def upsert(
-        self,
-        session: S,
-        table: TableName,
-        frame: pl.DataFrame,
-        types: Mapping[str, str],
-        primary_key: Sequence[str],
-        info: TableInfo,
-    ) -> None:
-        """Insert ``frame``, replacing the rows whose ``primary_key`` values it holds."""
+    def upsert(self, session: S, write: FrameWrite, types: Types, info: TableInfo) -> None:
+        """Insert the frame, replacing the rows whose ``primary_key`` values it holds."""
 
     def count(self, session: S, table: TableName, where: str, params: list[Any]) -> int:
         # S608: identifiers validated and quoted; window bounds are bound parameters.
@@ -228,13 +235,5 @@ class TableClient(ABC, Generic[S]):
         return int(session.execute(query, params)[0][0])
 
     @abstractmethod
-    def read(
-        self,
-        session: S,
-        table: TableName,
-        columns: Sequence[str],
-        where: str,
-        params: list[Any],
-        info: TableInfo,
-    ) -> pl.DataFrame:
-        """The selected columns of the rows matching ``where``."""
+    def read(self, session: S, request: SliceRead) -> pl.DataFrame:
+        """The selected columns of the rows matching the request's condition."""

@@ -25,12 +25,13 @@ from ..core.naming import TableName, resolve_table, validate_identifier
 from ..core.output_metadata import build_output_metadata
 from ..core.partitions import (
     ColumnFilter,
+    PartitionSelection,
     check_frame_in_selection,
     partition_selection,
     table_filters,
 )
 from ..core.payloads import ensure_loadable, ensure_supported
-from .client import S, SchemaEvolution, TableClient, TableInfo
+from .client import Context, FrameWrite, S, SchemaEvolution, SliceRead, TableClient, TableInfo
 
 DICT_FIX = (
     "Store dict payloads with an IO manager that keeps dicts (FilesystemIOManager, S3IOManager "
@@ -40,14 +41,10 @@ DICT_FIX = (
 
 
 @dataclass(frozen=True)
-class _Write:
-    """One validated output: what goes where, and how."""
+class _Write(FrameWrite):
+    """A :class:`FrameWrite` and its write mode."""
 
-    table: TableName
-    frame: pl.DataFrame
     meta: StorageMetadata
-    filters: Sequence[ColumnFilter]
-    asset: str
 
 
 @dataclass(frozen=True)
@@ -90,15 +87,7 @@ class TableStore(Generic[S]):
         )
         assert isinstance(obj, pl.DataFrame)  # ensure_supported checked the payload kind
         frame = obj
-        meta = storage_metadata(context)
-        table = resolve_table(
-            context,
-            config_schema=self.config_schema,
-            default_schema=client.default_schema,
-            meta=meta,
-        )
-        selection = partition_selection(context)
-        filters = table_filters(selection, meta, asset=asset) if selection is not None else ()
+        meta, table, selection, filters = self._target(context, asset)
         # Every column name, not only the keys: statements name columns (append, upsert, drift).
         for name in frame.columns:
             validate_identifier(name, f"column name of asset {asset}")
@@ -114,7 +103,7 @@ class TableStore(Generic[S]):
                 f"frame (columns: {', '.join(frame.columns)})."
             )
         client.check_frame(frame, asset)
-        write = _Write(table, frame, meta, filters, asset)
+        write = _Write(table, frame, meta.primary_key, filters, asset, meta)
 
         row_count = client.run(
             lambda session: self._write(session, write), write=True, context=context
@@ -129,6 +118,21 @@ class TableStore(Generic[S]):
         )
         metadata.update(client.output_metadata())
         context.add_output_metadata(metadata)
+
+    def _target(
+        self, context: Context, asset: str
+    ) -> tuple[StorageMetadata, TableName, PartitionSelection | None, Sequence[ColumnFilter]]:
+        """Metadata, table, partitions and table-slice filters of an output or input."""
+        meta = storage_metadata(context)
+        table = resolve_table(
+            context,
+            config_schema=self.config_schema,
+            default_schema=self.client.default_schema,
+            meta=meta,
+        )
+        selection = partition_selection(context)
+        filters = table_filters(selection, meta, asset=asset) if selection is not None else ()
+        return meta, table, selection, filters
 
     def _write(self, session: S, write: _Write) -> int:
         """Write inside the transaction; return the rows of the slice (or table) after."""
@@ -156,7 +160,7 @@ class TableStore(Generic[S]):
                 info = None
 
         if info is None:
-            client.create_table(session, table, frame, types(), meta.primary_key, write.filters)
+            client.create_table(session, write, types())
             client.insert(session, table, frame)
         else:
             self._check_drift(session, info, write, types)
@@ -168,7 +172,7 @@ class TableStore(Generic[S]):
             elif meta.write_mode == "append":
                 client.insert(session, table, frame)
             else:
-                client.upsert(session, table, frame, types(), meta.primary_key, info)
+                client.upsert(session, write, types(), info)
 
         if meta.write_mode == "overwrite":
             return frame.height  # the slice (or table) holds exactly the frame now
@@ -238,15 +242,7 @@ class TableStore(Generic[S]):
         client = self.client
         asset = asset_label(context)
         ensure_loadable(context, manager=client.manager, supported=("frame",), fix=DICT_FIX)
-        meta = storage_metadata(context)
-        table = resolve_table(
-            context,
-            config_schema=self.config_schema,
-            default_schema=client.default_schema,
-            meta=meta,
-        )
-        selection = partition_selection(context)
-        filters = table_filters(selection, meta, asset=asset) if selection is not None else ()
+        meta, table, selection, filters = self._target(context, asset)
         first_key = selection.keys[0] if selection is not None and selection.keys else None
         hint = " ".join(filter(None, [materialize_hint(asset, first_key), client.load_hint()]))
         missing = client.missing_storage(asset, hint)
@@ -268,9 +264,8 @@ class TableStore(Generic[S]):
             )
             where, params = client.where(filters, info, asset)
             context.log.debug(f"Loading {asset} from {table.display()} where {where} {params}")
-            frame = client.read(
-                session, table, columns or list(info.column_types), where, params, info
-            )
+            selected = columns or list(info.column_types)
+            frame = client.read(session, SliceRead(table, selected, where, params, info))
             return frame, info
 
         frame, info = client.run(load, write=False, context=context)
