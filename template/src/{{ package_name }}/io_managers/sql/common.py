@@ -55,7 +55,7 @@ class SQLClient(TableClient[SQLSession]):
     def ensure_schema(self, session: SQLSession, table: TableName) -> None:
         """Create the table's schema if the backend has schemas and it is missing."""
 
-    def create_table(self, session: SQLSession, write: FrameWrite, types: Types) -> None:
+    def create_table(self, session: SQLSession, write: FrameWrite, types: Types) -> bool:
         self.ensure_schema(session, write.table)
         target = self.quoted(write.table)
         session.execute(create_table_statement(target, types, write.primary_key))
@@ -64,6 +64,7 @@ class SQLClient(TableClient[SQLSession]):
             # keeps that cost flat as partitions accumulate (no full scan per write).
             session.execute(partition_index_statement(target, write.filters))
         self.store_schema(session, write.table, write.frame.schema)
+        return False
 
     def stage_statement(self, stage: str, write: FrameWrite, types: Types) -> str:
         """``CREATE TABLE`` of the staging table an upsert copies the frame into first."""

@@ -122,6 +122,9 @@ class TableClient(ABC, Generic[S]):
     refused: RefusedDtypes = NOTHING_REFUSED
     #: Whether ``primary_key`` becomes a PRIMARY KEY constraint of the tables it creates.
     key_constraints: bool = True
+    #: Whether an unpartitioned overwrite keeps a table whose layout matches the frame (emptied,
+    #: then filled: grants, views and indexes stay); if not, it is always dropped and created.
+    keeps_table_on_overwrite: bool = True
     #: Placeholder of a bound parameter in statements (``?`` or ``%s``).
     placeholder: str = "?"
 
@@ -195,15 +198,19 @@ class TableClient(ABC, Generic[S]):
         return False
 
     @abstractmethod
-    def create_table(self, session: S, write: FrameWrite, types: Types) -> None:
-        """Create the (empty) table of ``write.frame`` and store its polars schema."""
+    def create_table(self, session: S, write: FrameWrite, types: Types) -> bool:
+        """Create the table of ``write.frame`` and store its polars schema.
+
+        Returns whether the frame's rows are in it already (created from them); if not, the
+        manager inserts them next.
+        """
 
     @abstractmethod
     def store_schema(self, session: S, table: TableName, schema: Mapping[str, pl.DataType]) -> None:
         """Keep the polars schema the table was written with (dtypes SQL types lose)."""
 
-    def drop_table(self, session: S, table: TableName) -> None:
-        session.execute(f"DROP TABLE {self.quoted(table)}")
+    def drop_table(self, session: S, table: TableName, *, missing_ok: bool = False) -> None:
+        session.execute(f"DROP TABLE {'IF EXISTS ' if missing_ok else ''}{self.quoted(table)}")
 
     def empty_table(self, session: S, table: TableName) -> None:
         session.execute(f"DELETE FROM {self.quoted(table)}")  # noqa: S608 - quoted identifier

@@ -144,13 +144,19 @@ class TableStore(Generic[S]):
                 types_cache.append(client.frame_types(session, frame, write.asset))
             return types_cache[0]
 
-        info = client.table_info(session, table)
+        replace = meta.write_mode == "overwrite" and not write.filters
+        if replace and not client.keeps_table_on_overwrite:
+            # The frame defines the table: no catalog lookup needed.
+            client.drop_table(session, table, missing_ok=True)
+            info = None
+        else:
+            info = client.table_info(session, table)
         if info is None and client.lock_for_create(session, table):
             # Parallel first writes (a backfill) would race to create the table: the first
             # creates it, the others wait, then find it.
             info = client.table_info(session, table)
 
-        if info is not None and meta.write_mode == "overwrite" and not write.filters:
+        if info is not None and replace:
             # The frame defines the table: same layout, keep the table (grants, views, indexes
             # stay) and empty it; otherwise replace it.
             if self._same_layout(info, frame, types, meta.primary_key):
@@ -160,8 +166,8 @@ class TableStore(Generic[S]):
                 info = None
 
         if info is None:
-            client.create_table(session, write, types())
-            client.insert(session, table, frame)
+            if not client.create_table(session, write, types()):
+                client.insert(session, table, frame)
         else:
             self._check_drift(session, info, write, types)
             if meta.write_mode == "overwrite":
