@@ -23,7 +23,7 @@ from .core.naming import TableName, quote_identifier
 from .core.partitions import TemporalKind
 from .core.payloads import RefusedDtypes
 from .tables import FrameWrite, SliceRead, TableClient, TableInfo, TableIOManager
-from .tables.client import Context, Types, kind_error
+from .tables.client import Context, Param, Row, Types, kind_error
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -94,13 +94,20 @@ class DuckDBIOManager(TableIOManager):
 
 
 class DuckDBSession:
-    """One connection in one transaction; the incoming frame is an Arrow view, registered once."""
+    """One connection in one transaction; the incoming frame is an Arrow view, registered once.
+
+    Example::
+
+        session = DuckDBSession(connection)
+        session.execute(f"INSERT INTO t BY NAME SELECT * FROM {session.incoming(frame)}")
+        session.release()
+    """
 
     def __init__(self, connection: DuckDBPyConnection) -> None:
         self.connection = connection
         self._registered: pl.DataFrame | None = None
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, statement: str, params: Sequence[Param] = ()) -> list[Row]:
         return _run(self.connection, statement, params)
 
     def incoming(self, frame: pl.DataFrame) -> str:

@@ -18,7 +18,13 @@ T = TypeVar("T")
 
 
 class SQLClient(TableClient[SQLSession]):
-    """A table client on a :class:`~.connection.SQLConnection` (PostgreSQL or SQLite)."""
+    """A table client on a :class:`~.connection.SQLConnection` (PostgreSQL or SQLite).
+
+    Example::
+
+        client = PostgresClient(connection)  # or SQLiteClient(connection)
+        client.frame_types(None, frame, "market/ohlcv")  # {"ts": "timestamp with time zone", ...}
+    """
 
     manager = MANAGER
 

@@ -16,9 +16,15 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ...retry import Backoff, Retry, retry_call
 from ..core.errors import IOManagerError
+from ..tables.client import Param, Row
 
 if TYPE_CHECKING:
+    import sqlite3
+
+    import psycopg
     from sqlalchemy import URL, Engine
+
+    Driver = psycopg.Connection[Any] | sqlite3.Connection
 
 T = TypeVar("T")
 DbType = Literal["postgresql", "sqlite"]
@@ -49,6 +55,10 @@ class ServerUnavailable(Exception):
     """The server could not be reached, or dropped the connection before COMMIT: retryable.
 
     Either way no transaction of ours was committed, so running the operation again is safe.
+
+    Example::
+
+        raise ServerUnavailable("connection refused", phase="connect")
     """
 
     def __init__(self, reason: str, *, phase: str) -> None:
@@ -58,13 +68,19 @@ class ServerUnavailable(Exception):
 
 
 class SQLSession:
-    """Statements on the driver connection of one transaction (psycopg or sqlite3)."""
+    """Statements on the driver connection of one transaction (psycopg or sqlite3).
 
-    def __init__(self, db_type: DbType, driver: Any) -> None:
+    Example::
+
+        with connection.transaction(write=False) as session:
+            session.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", ["market"])
+    """
+
+    def __init__(self, db_type: DbType, driver: Driver) -> None:
         self.db_type = db_type
         self.driver = driver
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(self, statement: str, params: Sequence[Param] = ()) -> list[Row]:
         cursor = self.driver.cursor()
         try:
             if self.db_type == "sqlite":
@@ -261,7 +277,7 @@ def server_unavailable(error: BaseException | None) -> bool:
     return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
 
 
-def connection_lost(driver: Any, error: BaseException) -> bool:
+def connection_lost(driver: Driver, error: BaseException) -> bool:
     """Whether ``error`` means the PostgreSQL connection is gone (server stopped or cut off)."""
     import psycopg
 

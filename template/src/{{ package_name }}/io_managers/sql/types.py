@@ -19,7 +19,12 @@ MANAGER = "SQLIOManager"
 
 @dataclass(frozen=True)
 class ColumnType:
-    """How one polars dtype is stored: the SQL type of each backend."""
+    """How one polars dtype is stored: the SQL type of each backend.
+
+    Example::
+
+        ColumnType(postgres="bigint", sqlite="INTEGER")
+    """
 
     postgres: str
     sqlite: str

@@ -9,6 +9,7 @@ Everything else (targets, validation, drift, write modes, output metadata) is
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,15 +27,22 @@ from ..core.payloads import NOTHING_REFUSED, RefusedDtypes
 T = TypeVar("T")
 SchemaEvolution = Literal["error", "add_columns"]
 Row = tuple[Any, ...]
+#: A value bound as a statement parameter (partition bounds, static keys, catalog names).
+Param = str | int | float | bool | dt.date | dt.datetime | None
 Context = OutputContext | InputContext
 #: column -> the backend's type name.
 Types = Mapping[str, str]
 
 
 class Session(Protocol):
-    """Statements inside the one transaction of a read or write."""
+    """Statements inside the one transaction of a read or write.
 
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+    Example::
+
+        rows = session.execute('SELECT count(*) FROM "market"."ohlcv" WHERE "ts" >= ?', [start])
+    """
+
+    def execute(self, statement: str, params: Sequence[Param] = ()) -> list[Row]:
         """Run ``statement`` with bound ``params``; return its rows (none for DDL/DML)."""
         ...
 
@@ -49,6 +57,11 @@ class TableInfo:
     ``column_types`` maps column -> the backend's type name, in table order;
     ``stored_schema_text`` is the polars schema the manager wrote with the table (if any);
     ``unique_keys`` are the column sets of its unique constraints.
+
+    Example::
+
+        info = TableInfo({"ts": "timestamp with time zone"}, None, [frozenset({"ts"})])
+        info.has_unique_key(["ts"])  # True
     """
 
     column_types: dict[str, str]
@@ -68,7 +81,12 @@ class TableInfo:
 
 @dataclass(frozen=True)
 class FrameWrite:
-    """One validated output: the frame, its table, and how to write it."""
+    """One validated output: the frame, its table, and how to write it.
+
+    Example::
+
+        FrameWrite(TableName("market", "ohlcv"), frame, ("ts",), filters=(), asset="market/ohlcv")
+    """
 
     table: TableName
     frame: pl.DataFrame
@@ -79,7 +97,12 @@ class FrameWrite:
 
 @dataclass(frozen=True)
 class SliceRead:
-    """One load: the columns of the table's rows matching ``where`` (bound ``params``)."""
+    """One load: the columns of the table's rows matching ``where`` (bound ``params``).
+
+    Example::
+
+        frame = client.read(session, SliceRead(table, ["ts", "close"], "TRUE", [], info))
+    """
 
     table: TableName
     columns: Sequence[str]
