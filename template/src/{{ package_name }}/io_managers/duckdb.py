@@ -1,50 +1,34 @@
 """DuckDBIOManager: polars DataFrames as DuckDB tables, partitions as table slices.
 
-Frames go in through Arrow (a registered view and one ``INSERT ... SELECT``), never row by row.
-A partition write deletes exactly its time window and inserts the new rows in one transaction.
-See docs/io-manager-duckdb.md.
+Frames go in through Arrow (a registered view and one ``INSERT ... BY NAME SELECT``), never row
+by row, and come out through Arrow. Every write is one transaction of the shared table-store
+algorithm (:class:`.tables.TableStore`); this module is the DuckDB client under it, and the
+manager's configuration. See docs/io-manager-duckdb.md.
 """
 
 from __future__ import annotations
 
-import operator
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
-from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
-from .core.context import asset_label, materialize_hint
-from .core.errors import MetadataError, MissingDataError
-from .core.frames import (
-    check_no_drift,
-    check_primary_key,
-    decode_frame_schema,
-    encode_frame_schema,
-    restore_dtypes,
-    select_columns,
-)
+from .core.frames import encode_frame_schema
 from .core.locks import retry_while_locked
-from .core.metadata import StorageMetadata, storage_metadata
-from .core.naming import TableName, quote_identifier, resolve_table
-from .core.output_metadata import build_output_metadata
-from .core.partitions import (
-    ColumnFilter,
-    TemporalKind,
-    build_where_clause,
-    check_frame_in_selection,
-    partition_selection,
-    table_filters,
-)
-from .core.payloads import RefusedDtypes, ensure_loadable, ensure_supported
+from .core.naming import TableName, quote_identifier
+from .core.partitions import TemporalKind
+from .core.payloads import RefusedDtypes
+from .tables import FrameWrite, SliceRead, TableClient, TableInfo, TableIOManager
+from .tables.client import Context, Param, Row, Types, kind_error
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
+T = TypeVar("T")
 DEFAULT_SCHEMA = "main"
 # Name of the Arrow-backed view of the incoming frame; local to the connection.
 INCOMING_VIEW = "dagster_incoming_frame"
@@ -69,14 +53,8 @@ REFUSED_DTYPES = RefusedDtypes(
     alternative="store it with FilesystemIOManager or S3IOManager (Parquet)",
 )
 
-_DICT_FIX = (
-    "Store dict payloads with an IO manager that keeps dicts (FilesystemIOManager, S3IOManager "
-    "or InMemoryIOManager; in this project io_manager_key='extract_io_manager'), or return a "
-    "polars.DataFrame."
-)
 
-
-class DuckDBIOManager(ConfigurableIOManager):
+class DuckDBIOManager(TableIOManager):
     """Stores polars DataFrames as tables of a DuckDB file.
 
     Table: ``<schema>.<table>``; schema from asset metadata ``schema``, then this manager's
@@ -84,25 +62,116 @@ class DuckDBIOManager(ConfigurableIOManager):
     part of the asset key. Partitioned assets need metadata ``partition_expr`` (the Date/Datetime
     column of the partition). ``write_mode`` overwrite (default), append or upsert (with
     ``primary_key``); ``columns`` on inputs selects columns.
+
+    Example::
+
+        import dagster as dg
+
+        @dg.asset(
+            partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+            metadata={"partition_expr": "ts"},
+            io_manager_key="transform_io_manager",
+        )
+        def ohlcv(context: dg.AssetExecutionContext) -> pl.DataFrame: ...
+
+        defs = dg.Definitions(
+            assets=[ohlcv],
+            resources={"transform_io_manager": DuckDBIOManager(db_path="data/crypto.duckdb")},
+        )
     """
 
     db_path: str = Field(description="Path of the DuckDB database file (created on first write).")
-    schema_: str | None = Field(
-        default=None,
-        alias="schema",
-        description="Schema for tables whose asset metadata sets none (before the key prefix).",
-    )
     lock_timeout_seconds: float = Field(
         default=60.0,
         description="How long to retry while another process holds the file's lock.",
     )
 
+    def client(self) -> DuckDBClient:
+        return DuckDBClient(self.db_path, lock_timeout_seconds=self.lock_timeout_seconds)
+
+
+# -------------------------------------------------------------------- the client
+
+
+class DuckDBSession:
+    """One connection in one transaction; the incoming frame is an Arrow view, registered once.
+
+    Example::
+
+        session = DuckDBSession(connection)
+        session.execute(f"INSERT INTO t BY NAME SELECT * FROM {session.incoming(frame)}")
+        session.release()
+    """
+
+    def __init__(self, connection: DuckDBPyConnection) -> None:
+        self.connection = connection
+        self._registered: pl.DataFrame | None = None
+
+    def execute(self, statement: str, params: Sequence[Param] = ()) -> list[Row]:
+        return _run(self.connection, statement, params)
+
+    def incoming(self, frame: pl.DataFrame) -> str:
+        """The name of a view of ``frame`` (zero-copy Arrow) for ``SELECT`` statements."""
+        if self._registered is not frame:
+            self.connection.register(INCOMING_VIEW, frame.to_arrow())
+            self._registered = frame
+        return INCOMING_VIEW
+
+    def release(self) -> None:
+        if self._registered is not None:
+            self.connection.unregister(INCOMING_VIEW)
+            self._registered = None
+
+
+class DuckDBClient(TableClient[DuckDBSession]):
+    """DuckDB behind the table-store interface: Arrow in and out, lock waits, comments.
+
+    Where DuckDB differs from the SQL clients, two attributes say so (docs/io-managers.md):
+
+    - ``key_constraints = False``: it creates no PRIMARY KEY constraint (an ART index would slow
+      every insert); upserts delete the matching rows, then insert, in one transaction;
+    - ``keeps_table_on_overwrite = False``: an unpartitioned overwrite always recreates the table
+      from the frame (``DROP`` + ``CREATE TABLE AS``, one transaction), because emptying a DuckDB
+      table marks every row deleted (about 40% slower on a million rows), and DuckDB has no grants
+      and binds views by name, so nothing attached to the table is lost.
+
+    Example::
+
+        client = DuckDBClient("data/crypto.duckdb", lock_timeout_seconds=60)
+        TableStore(client, config_schema=None).handle_output(context, frame)
+    """
+
+    manager = "DuckDBIOManager"
+    default_schema = DEFAULT_SCHEMA
+    refused = REFUSED_DTYPES
+    key_constraints = False
+    keeps_table_on_overwrite = False
+
+    def __init__(self, db_path: str, *, lock_timeout_seconds: float = 60.0) -> None:
+        self.db_path = db_path
+        self.lock_timeout_seconds = lock_timeout_seconds
+
     # ---------------------------------------------------------------- connections
 
+    def run(self, work: Callable[[DuckDBSession], T], *, write: bool, context: Context) -> T:
+        with self._connect(context, read_only=not write) as connection:
+            session = DuckDBSession(connection)
+            try:
+                if not write:
+                    return work(session)
+                connection.begin()
+                try:
+                    result = work(session)
+                    connection.commit()
+                except BaseException:
+                    connection.rollback()
+                    raise
+                return result
+            finally:
+                session.release()
+
     @contextmanager
-    def _connect(
-        self, context: InputContext | OutputContext, *, read_only: bool
-    ) -> Iterator[DuckDBPyConnection]:
+    def _connect(self, context: Context, *, read_only: bool) -> Iterator[DuckDBPyConnection]:
         """A connection for one operation, closed afterwards so no process keeps the file."""
         import duckdb
 
@@ -146,168 +215,101 @@ class DuckDBIOManager(ConfigurableIOManager):
         finally:
             connection.close()
 
-    def _catalog(self) -> str:
-        return Path(self.db_path).stem
+    def missing_storage(self, asset: str, hint: str) -> str | None:
+        if Path(self.db_path).exists():
+            return None
+        return f"Cannot load asset {asset}: the DuckDB file {self.db_path} does not exist. {hint}"
 
-    # ---------------------------------------------------------------- output
+    def location(self) -> str:
+        return self.db_path
 
-    def handle_output(self, context: OutputContext, obj: Any) -> None:
-        asset = asset_label(context)
-        ensure_supported(
-            obj,
-            context=context,
-            manager="DuckDBIOManager",
-            supported=("frame",),
-            fix=_DICT_FIX,
-            refused=REFUSED_DTYPES,
+    def load_hint(self) -> str:
+        return f"Or check db_path ({self.db_path!r})."
+
+    # ---------------------------------------------------------------- names and types
+
+    def display_name(self, table: TableName) -> str:
+        return table.display(Path(self.db_path).stem)
+
+    def frame_types(
+        self, session: DuckDBSession, frame: pl.DataFrame, asset: str
+    ) -> dict[str, str]:
+        # The types DuckDB gives the Arrow columns: what a CREATE TABLE AS would declare.
+        describe = f"DESCRIBE SELECT * FROM {session.incoming(frame)}"  # noqa: S608 - constant
+        return {row[0]: row[1] for row in session.execute(describe)}
+
+    def temporal_kind(self, info: TableInfo, column: str, asset: str) -> TemporalKind:
+        data_type = info.column_types[column]
+        if data_type == "DATE":
+            return "date"
+        if data_type in {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}:
+            return "timestamptz"
+        if data_type.startswith("TIMESTAMP"):
+            return "timestamp"
+        raise kind_error(asset, column, data_type)
+
+    # ---------------------------------------------------------------- catalog and DDL
+
+    def table_info(self, session: DuckDBSession, table: TableName) -> TableInfo | None:
+        # DuckDB matches identifiers case-insensitively, so the lookup does too.
+        rows = session.execute(
+            "SELECT comment FROM duckdb_tables() "
+            "WHERE lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
+            [table.schema, table.table],
         )
-        frame: pl.DataFrame = obj
-        meta = storage_metadata(context)
-        table = resolve_table(
-            context, config_schema=self.schema_, default_schema=DEFAULT_SCHEMA, meta=meta
-        )
-        selection = partition_selection(context)
-        filters = table_filters(selection, meta, asset=asset) if selection is not None else ()
-        check_frame_in_selection(frame, filters, asset=asset)
-        if meta.write_mode == "upsert":
-            check_primary_key(frame, meta.primary_key, asset=asset)
-        # Every column name, not only the keys: statements name columns (append, upsert, drift).
-        for name in (*frame.columns, *meta.primary_key, *(f.column for f in filters)):
-            quote_identifier(name, f"column of asset {asset}")
-
-        with self._connect(context, read_only=False) as connection:
-            connection.register(INCOMING_VIEW, frame.to_arrow())
-            try:
-                connection.begin()
-                try:
-                    row_count = self._write(connection, table, frame, meta, filters, asset)
-                    connection.commit()
-                except BaseException:
-                    connection.rollback()
-                    raise
-            finally:
-                connection.unregister(INCOMING_VIEW)
-
-        context.add_output_metadata(
-            build_output_metadata(
-                frame,
-                partitioned=selection is not None,
-                table_name=table.display(self._catalog()),
-                row_count=row_count,
-                write_mode=meta.write_mode,
-            )
+        if not rows:
+            return None
+        # DESCRIBE of the one table: much cheaper than scanning duckdb_columns().
+        columns = session.execute(f"DESCRIBE {table.quoted}")
+        return TableInfo(
+            column_types={row[0]: row[1] for row in columns}, stored_schema_text=rows[0][0]
         )
 
-    def _write(
-        self,
-        connection: DuckDBPyConnection,
-        table: TableName,
-        frame: pl.DataFrame,
-        meta: StorageMetadata,
-        filters: Sequence[ColumnFilter],
-        asset: str,
-    ) -> int:
-        """Write inside the caller's transaction; return the rows of the slice (or table) after."""
-        target = table.quoted
-        replace_table = meta.write_mode == "overwrite" and not filters
-        # An unpartitioned overwrite replaces whatever is there: no catalog lookup needed.
-        info = None if replace_table else _table_info(connection, table)
-        if info is None or replace_table:
-            # A new table, or an unpartitioned overwrite: the frame defines the table.
-            _run(connection, f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(table.schema)}")
-            # S608: the table name is validated and quoted; the view name is a constant.
-            create = f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {INCOMING_VIEW}"  # noqa: S608
-            _run(connection, create)
-            # The comment keeps the polars dtypes that DuckDB types do not carry (ms vs us
-            # timestamps with time zone, categoricals, enums); it is base64, so it has no quotes.
-            comment = encode_frame_schema(frame.schema).replace("'", "''")
-            _run(connection, f"COMMENT ON TABLE {target} IS '{comment}'")
-        else:
-            column_types, written = info
-            self._check_drift(connection, table, column_types, written, frame, asset)
-            if meta.write_mode == "overwrite":
-                where, params = build_where_clause(
-                    filters, temporal_kind=_kinds(column_types, asset)
-                )
-                # S608: identifiers validated and quoted; window bounds are bound parameters.
-                _run(connection, f"DELETE FROM {target} WHERE {where}", params)  # noqa: S608
-            elif meta.write_mode == "upsert":
-                matches = " AND ".join(
-                    f"source.{quote_identifier(c)} = target.{quote_identifier(c)}"
-                    for c in meta.primary_key
-                )
-                # S608: the table and key columns are validated and quoted identifiers.
-                delete = (
-                    f"DELETE FROM {target} AS target WHERE EXISTS "  # noqa: S608
-                    f"(SELECT 1 FROM {INCOMING_VIEW} AS source WHERE {matches})"
-                )
-                _run(connection, delete)
-            # BY NAME matches columns by name, whatever their order in the frame.
-            insert = f"INSERT INTO {target} BY NAME SELECT * FROM {INCOMING_VIEW}"  # noqa: S608
-            _run(connection, insert)
+    def create_table(self, session: DuckDBSession, write: FrameWrite, types: Types) -> bool:
+        # No partition index: DuckDB's min/max zone maps already skip other slices' row groups.
+        table = write.table
+        session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(table.schema)}")
+        # The frame's Arrow types define the columns, and its rows fill the table at once.
+        view = session.incoming(write.frame)
+        session.execute(f"CREATE TABLE {table.quoted} AS SELECT * FROM {view}")  # noqa: S608
+        self.store_schema(session, table, write.frame.schema)
+        return True
 
-        if meta.write_mode == "overwrite":
-            return frame.height  # the slice (or table) holds exactly the frame now
-        column_types = _column_types(connection, table)
-        where, params = build_where_clause(filters, temporal_kind=_kinds(column_types, asset))
-        count = f"SELECT count(*) FROM {target} WHERE {where}"  # noqa: S608 - quoted, bound
-        rows = _run(connection, count, params)
-        return int(rows[0][0])
-
-    @staticmethod
-    def _check_drift(
-        connection: DuckDBPyConnection,
-        table: TableName,
-        column_types: dict[str, str],
-        written: pl.Schema | None,
-        frame: pl.DataFrame,
-        asset: str,
+    def store_schema(
+        self, session: DuckDBSession, table: TableName, schema: Mapping[str, pl.DataType]
     ) -> None:
-        where = f"table {table.display()}"
-        if written is not None and list(written) == list(column_types):
-            check_no_drift(written, frame.schema, asset=asset, where=where)
-            return
-        # Table made outside this manager (or altered since): compare DuckDB types.
-        describe = f"DESCRIBE SELECT * FROM {INCOMING_VIEW}"  # noqa: S608 - constant view name
-        incoming = {row[0]: row[1] for row in _run(connection, describe)}
-        check_no_drift(column_types, incoming, asset=asset, where=where, compatible=operator.eq)
+        # The comment keeps the polars dtypes that DuckDB types do not carry (ms vs us
+        # timestamps with time zone, categoricals, enums); it is base64, so it has no quotes.
+        comment = encode_frame_schema(schema).replace("'", "''")
+        session.execute(f"COMMENT ON TABLE {table.quoted} IS '{comment}'")
 
-    # ---------------------------------------------------------------- input
+    # ---------------------------------------------------------------- data
 
-    def load_input(self, context: InputContext) -> pl.DataFrame:
-        asset = asset_label(context)
-        ensure_loadable(context, manager="DuckDBIOManager", supported=("frame",), fix=_DICT_FIX)
-        meta = storage_metadata(context)
-        table = resolve_table(
-            context, config_schema=self.schema_, default_schema=DEFAULT_SCHEMA, meta=meta
+    def insert(self, session: DuckDBSession, table: TableName, frame: pl.DataFrame) -> None:
+        # BY NAME matches columns by name, whatever their order in the frame.
+        view = session.incoming(frame)
+        session.execute(f"INSERT INTO {table.quoted} BY NAME SELECT * FROM {view}")  # noqa: S608
+
+    def upsert(
+        self, session: DuckDBSession, write: FrameWrite, types: Types, info: TableInfo
+    ) -> None:
+        view = session.incoming(write.frame)
+        matches = " AND ".join(
+            f"source.{quote_identifier(c)} = target.{quote_identifier(c)}"
+            for c in write.primary_key
         )
-        selection = partition_selection(context)
-        filters = table_filters(selection, meta, asset=asset) if selection is not None else ()
-        first_key = selection.keys[0] if selection is not None and selection.keys else None
-        hint = f"{materialize_hint(asset, first_key)} Or check db_path ({self.db_path!r})."
-        if not Path(self.db_path).exists():
-            raise MissingDataError(
-                f"Cannot load asset {asset}: the DuckDB file {self.db_path} does not exist. {hint}"
-            )
+        # S608: the table and key columns are validated and quoted identifiers.
+        session.execute(
+            f"DELETE FROM {write.table.quoted} AS target WHERE EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {view} AS source WHERE {matches})"
+        )
+        self.insert(session, write.table, write.frame)
 
-        with self._connect(context, read_only=True) as connection:
-            info = _table_info(connection, table)
-            if info is None:
-                raise MissingDataError(
-                    f"Cannot load asset {asset}: table {table.display()} does not exist in "
-                    f"{self.db_path}. {hint}"
-                )
-            column_types, written = info
-            columns = select_columns(
-                list(column_types), meta.columns, asset=asset, where=f"table {table.display()}"
-            )
-            selected = ", ".join(quote_identifier(c) for c in columns) if columns else "*"
-            where, params = build_where_clause(filters, temporal_kind=_kinds(column_types, asset))
-            # S608: identifiers validated and quoted; window bounds are bound parameters.
-            query = f"SELECT {selected} FROM {table.quoted} WHERE {where}"  # noqa: S608
-            context.log.debug(f"Loading {asset}: {query} {params}")
-            frame = connection.sql(query, params=params).pl()
-        return restore_dtypes(frame, written)
+    def read(self, session: DuckDBSession, request: SliceRead) -> pl.DataFrame:
+        selected = ", ".join(quote_identifier(c) for c in request.columns)
+        # S608: identifiers validated and quoted; window bounds are bound parameters.
+        query = f"SELECT {selected} FROM {request.table.quoted} WHERE {request.where}"  # noqa: S608
+        return session.connection.sql(query, params=request.params or None).pl()
 
 
 # -------------------------------------------------------------------- helpers
@@ -318,57 +320,6 @@ def _run(
 ) -> list[tuple[Any, ...]]:
     """Execute and drain the result: duckdb 2 refuses new work while a result is pending."""
     return connection.execute(statement, list(params) if params else None).fetchall()
-
-
-def _column_types(connection: DuckDBPyConnection, table: TableName) -> dict[str, str]:
-    rows = _run(
-        connection,
-        "SELECT column_name, data_type FROM duckdb_columns() "
-        "WHERE lower(schema_name) = lower(?) AND lower(table_name) = lower(?) "
-        "ORDER BY column_index",
-        [table.schema, table.table],
-    )
-    return {name: data_type for name, data_type in rows}
-
-
-def _table_info(
-    connection: DuckDBPyConnection, table: TableName
-) -> tuple[dict[str, str], pl.Schema | None] | None:
-    """Column types and the written polars schema of a table; ``None`` if it does not exist."""
-    # DuckDB matches identifiers case-insensitively, so the lookup does too.
-    rows = _run(
-        connection,
-        "SELECT comment FROM duckdb_tables() "
-        "WHERE lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
-        [table.schema, table.table],
-    )
-    if not rows:
-        return None
-    return _column_types(connection, table), decode_frame_schema(rows[0][0])
-
-
-def _kinds(column_types: dict[str, str], asset: str) -> Callable[[str], TemporalKind]:
-    """The temporal kind of a partition column, from its DuckDB type (for binding bounds)."""
-
-    def kind(column: str) -> TemporalKind:
-        data_type = column_types.get(column)
-        if data_type is None:
-            raise MetadataError(
-                f"Asset {asset}: partition_expr column {column!r} is not in the table "
-                f"(columns: {', '.join(column_types)})."
-            )
-        if data_type == "DATE":
-            return "date"
-        if data_type in {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}:
-            return "timestamptz"
-        if data_type.startswith("TIMESTAMP"):
-            return "timestamp"
-        raise MetadataError(
-            f"Asset {asset}: partition_expr column {column!r} has type {data_type}; a time "
-            "partition needs a DATE or TIMESTAMP column."
-        )
-
-    return kind
 
 
 def _lock_holder(error: BaseException) -> str | None:
