@@ -1,4 +1,4 @@
-"""docs/reliability.md stays in sync with the generated project's reliability tests.
+"""template/docs/reliability.md (shipped in every render) stays in sync with the generated project's reliability tests.
 
 Fast, no render: the test functions are read from the template's tests/*.jinja sources.
 """
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import TEMPLATE_ROOT
 
-DOC = TEMPLATE_ROOT / "docs" / "reliability.md"
+DOC = TEMPLATE_ROOT / "template" / "docs" / "reliability.md"
 TESTS = TEMPLATE_ROOT / "template" / "tests"
 # The generated project's reliability tests: every test function in them has a row in the doc.
 RELIABILITY_MODULES = (
@@ -34,7 +34,7 @@ def named_in_doc() -> set[str]:
 def test_every_test_the_doc_names_exists() -> None:
     everything = set().union(*(defined_tests(path) for path in TESTS.glob("test_*.py.jinja")))
     missing = sorted(named_in_doc() - everything)
-    assert not missing, f"docs/reliability.md names tests that do not exist: {missing}"
+    assert not missing, f"template/docs/reliability.md names tests that do not exist: {missing}"
 
 
 def test_every_reliability_test_has_a_row() -> None:
@@ -43,13 +43,13 @@ def test_every_reliability_test_has_a_row() -> None:
     assert not absent, f"reliability test modules are gone: {absent}"
     reliability_tests = set().union(*(defined_tests(path) for path in modules.values()))
     unlisted = sorted(reliability_tests - named_in_doc())
-    assert not unlisted, f"add a row to docs/reliability.md for: {unlisted}"
+    assert not unlisted, f"add a row to template/docs/reliability.md for: {unlisted}"
 
 
 def test_the_doc_names_its_test_modules() -> None:
     text = DOC.read_text()
     for name in RELIABILITY_MODULES:
         assert f"tests/{name}.py" in text, name
-    assert not (TEMPLATE_ROOT / "docs" / "reliability-faults.md").exists(), (
-        "merge docs/reliability-faults.md into docs/reliability.md"
+    assert not (TEMPLATE_ROOT / "template" / "docs" / "reliability-faults.md").exists(), (
+        "merge template/docs/reliability-faults.md into template/docs/reliability.md"
     )
