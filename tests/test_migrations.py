@@ -307,6 +307,12 @@ def test_layout_moves_keep_edits_on_update_to_0_2_0(
     ), "transport.py no longer changes in 0.2.0: the merge above is not exercised"
     assert not (project / "src/dagster_crypto_data/resources/replay").exists()
     assert not (project / "src/dagster_crypto_data/testing").exists()
+    # Split (not moved) IO manager modules: unedited, Copier removes them; the packages hold them.
+    io_managers = project / "src/dagster_crypto_data/io_managers"
+    for split in ("base.py", "s3.py", "sql.py", "kuzu.py"):
+        assert not (io_managers / split).exists(), f"io_managers/{split} left behind"
+    for package in ("core", "files", "tables", "s3", "sql", "kuzu"):
+        assert (io_managers / package / "__init__.py").is_file()
     leftovers = [
         path.relative_to(project).as_posix()
         for path in project.rglob("*")
