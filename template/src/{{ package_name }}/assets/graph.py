@@ -193,7 +193,7 @@ def build_market_graph(payloads: Mapping[str, Mapping[str, Any]], day: date) -> 
             **{SNAPSHOT_COLUMN: pl.lit(day)},
         )
         .select(EXCHANGE_SCHEMA.names())
-        .cast(dict(EXCHANGE_SCHEMA))
+        .cast(EXCHANGE_SCHEMA)
     )
 
     sides = pl.concat(
@@ -213,7 +213,7 @@ def build_market_graph(payloads: Mapping[str, Mapping[str, Any]], day: date) -> 
             **{SNAPSHOT_COLUMN: pl.lit(day)},
         )
         .select(ASSET_SCHEMA.names())
-        .cast(dict(ASSET_SCHEMA))
+        .cast(ASSET_SCHEMA)
         .sort("id")
     )
 
@@ -221,7 +221,7 @@ def build_market_graph(payloads: Mapping[str, Mapping[str, Any]], day: date) -> 
         return (
             frame.select(from_id=source, to_id=target, **{SNAPSHOT_COLUMN: pl.col(SNAPSHOT_COLUMN)})
             .drop_nulls(["from_id", "to_id"])
-            .cast(dict(RELATIONSHIP_SCHEMA))
+            .cast(RELATIONSHIP_SCHEMA)
             .sort("from_id", "to_id")
         )
 
@@ -332,8 +332,8 @@ def build_graph_assets(
         # Each Output is stored before the next is produced: nodes exist before relationships.
         for name, frame in graph._asdict().items():
             yield dg.Output(frame, output_name=name)
-        graph: GraphQueryResource = getattr(context.resources, GRAPH_RESOURCE_KEY)
-        yield from run_graph_checks(graph.query, day, exchanges, symbols)
+        graph_resource: GraphQueryResource = getattr(context.resources, GRAPH_RESOURCE_KEY)
+        yield from run_graph_checks(graph_resource.query, day, exchanges, symbols)
 
     return [market_graph]
 

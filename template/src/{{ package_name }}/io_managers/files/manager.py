@@ -35,6 +35,11 @@ from .codecs import CODECS
 KINDS: tuple[PayloadKind, ...] = ("frame", "dict")  # load order when the input does not say
 
 
+def _other_kinds(kind: PayloadKind) -> list[PayloadKind]:
+    """The payload kinds other than ``kind``, in load order."""
+    return [other for other in KINDS if other != kind]
+
+
 @dataclass(frozen=True)
 class Written:
     """Where an output was stored: its path in the backend and the asset (partition) it holds.
@@ -132,7 +137,7 @@ class FileStore:
         )
         # One representation per location: drop what an earlier payload kind left. Checked
         # first: on a versioned bucket a blind delete would add a delete marker.
-        for other in (k for k in KINDS if k != kind):
+        for other in _other_kinds(kind):
             if self.backend.exists(paths[other]):
                 self.backend.delete(paths[other])
 
@@ -155,7 +160,8 @@ class FileStore:
         if not keys:
             return CODECS[expected or "dict"].empty()
         targets = {key: self.paths(context, meta, key, selection) for key in keys}
-        first = targets[keys[0]][expected or "frame"]
+        first_key = keys[0]
+        first = targets[first_key][expected or "frame"]
         context.log.debug(
             f"Loading {len(keys)} {self.unit}(s) of asset {asset} from "
             f"{self.shown(first)}" + (" ..." if len(keys) > 1 else "")
@@ -165,7 +171,7 @@ class FileStore:
             return self._load_one(asset, meta, key, targets[key], expected)
 
         if selection is None or len(keys) == 1:
-            return load(keys[0])
+            return load(first_key)
         workers = min(self.concurrency, len(keys))
         if workers > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -174,7 +180,7 @@ class FileStore:
             values = [load(key) for key in keys]
         loaded = dict(zip(keys, values, strict=True))
 
-        kinds = {payload_kind(value) for value in values}
+        kinds: set[PayloadKind | None] = {payload_kind(value) for value in values}
         if len(kinds) == 1 and (kind := kinds.pop()) is not None:
             return CODECS[kind].combine(loaded, asset=asset)
         raise UnsupportedTypeError(
@@ -195,7 +201,7 @@ class FileStore:
             if partition_key is not None
             else f"asset {asset}"
         )
-        order = [expected] if expected else list(KINDS)
+        order: list[PayloadKind] = [expected] if expected else list(KINDS)
         for kind in order:
             codec, uri = CODECS[kind], self.shown(paths[kind])
             value = self.backend.get(
@@ -208,7 +214,7 @@ class FileStore:
                 return value
 
         if expected is not None:
-            other = next(k for k in KINDS if k != expected)
+            other = _other_kinds(expected)[0]
             if self.backend.exists(paths[other]):
                 raise UnsupportedTypeError(
                     f"Cannot load {where} as {CODECS[expected].description}: it is stored as "

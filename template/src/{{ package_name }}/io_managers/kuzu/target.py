@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 from dagster import MetadataValue
@@ -22,6 +22,9 @@ from ..core.metadata import StorageMetadata, storage_metadata
 from ..core.naming import validate_identifier
 from ..core.partitions import ColumnFilter, partition_selection, table_filters
 from ..core.payloads import RefusedDtypes
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 # Asset metadata key that makes an asset a relationship table (see docs/io-manager-kuzu.md).
 GRAPH_REL_KEY = "graph_rel"
@@ -171,17 +174,17 @@ def graph_target(context: ContextT) -> GraphTarget:
 def node_key(target: GraphTarget) -> str:
     """The one key column of a node table, from metadata ``primary_key``."""
     key = target.meta.primary_key
-    if not key:
-        raise MetadataError(
-            f"Asset {target.asset}: a Kuzu node table needs a primary key; add "
-            '@asset(metadata={"primary_key": "<column>"}), or declare '
-            f'{{"{GRAPH_REL_KEY}": {{"from": ..., "to": ...}}}} to store relationships.'
-        )
     if len(key) > 1:
         raise MetadataError(
             f"Asset {target.asset}: Kuzu node tables take a single-column primary key, got "
             f"{list(key)}. Add one column that combines them (e.g. pl.concat_str({list(key)}, "
             'separator="|")) and name it in primary_key.'
+        )
+    if not key:
+        raise MetadataError(
+            f"Asset {target.asset}: a Kuzu node table needs a primary key; add "
+            '@asset(metadata={"primary_key": "<column>"}), or declare '
+            f'{{"{GRAPH_REL_KEY}": {{"from": ..., "to": ...}}}} to store relationships.'
         )
     return key[0]
 
@@ -285,7 +288,7 @@ def check_kuzu_values(frame: pl.DataFrame, *, asset: str) -> None:
             )
 
 
-def _contains_struct(dtype: pl.DataType) -> bool:
+def _contains_struct(dtype: PolarsDataType) -> bool:
     if isinstance(dtype, pl.Struct):
         return True
     return isinstance(dtype, pl.List | pl.Array) and _contains_struct(dtype.inner)
@@ -312,7 +315,7 @@ def _null_struct_path(series: pl.Series, path: str) -> str | None:
     return _null_struct_path(elements, f"{path}[]")
 
 
-def _validate_nested_names(dtype: pl.DataType, asset: str, path: str) -> None:
+def _validate_nested_names(dtype: PolarsDataType, asset: str, path: str) -> None:
     """Struct field names end up in DDL type strings, so they follow the identifier rule too."""
     if isinstance(dtype, pl.Struct):
         for field in dtype.fields:

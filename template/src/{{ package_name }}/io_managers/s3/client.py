@@ -132,7 +132,7 @@ class S3Client:
             return self._client
 
     def _create(self) -> Any:
-        import boto3
+        from boto3.session import Session
         from botocore.config import Config
 
         s = self.settings
@@ -158,7 +158,7 @@ class S3Client:
             # MinIO and most S3-compatible stores serve buckets as paths, not subdomains.
             s3={"addressing_style": "path"} if s.endpoint() else {},
         )
-        return boto3.session.Session().client(
+        return Session().client(
             "s3",
             endpoint_url=s.endpoint(),
             aws_access_key_id=access_key,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, LiteralString, TypeVar, cast
 
 from ...retry import Backoff, Retry, retry_call
 from ..core.errors import IOManagerError
@@ -67,6 +67,18 @@ class ServerUnavailable(Exception):
         self.phase = phase
 
 
+def trusted_sql(statement: str) -> LiteralString:
+    """``statement`` as the query type the drivers declare (``LiteralString``).
+
+    psycopg and sqlite3 type their queries as literal strings to catch values formatted into
+    SQL. That is safe here: the statements of the SQL clients format in only identifiers that
+    were validated (``validate_identifier``) and quoted (``quote_identifier``), type names of a
+    fixed table, and checked stored-schema text; every value travels as a bound parameter (or,
+    for COPY, in the data stream or bound by psycopg itself).
+    """
+    return cast("LiteralString", statement)
+
+
 class SQLSession:
     """Statements on the driver connection of one transaction (psycopg or sqlite3).
 
@@ -82,15 +94,32 @@ class SQLSession:
 
     def execute(self, statement: str, params: Sequence[Param] = ()) -> list[Row]:
         cursor = self.driver.cursor()
+        query = trusted_sql(statement)
         try:
-            if self.db_type == "sqlite":
-                cursor.execute(statement, tuple(params))
+            # psycopg parses %-placeholders only when parameters are given.
+            if self.db_type == "sqlite" or params:
+                cursor.execute(query, tuple(params))
             else:
-                # psycopg parses %-placeholders only when parameters are given.
-                cursor.execute(statement, tuple(params) if params else None)
+                cursor.execute(query)
             return list(cursor.fetchall()) if cursor.description else []
         finally:
             cursor.close()
+
+    def postgres_driver(self) -> psycopg.Connection[Any]:
+        """The psycopg connection of a PostgreSQL session."""
+        import psycopg
+
+        if not isinstance(self.driver, psycopg.Connection):
+            raise TypeError(f"{MANAGER}: a {self.db_type} session has no psycopg connection")
+        return self.driver
+
+    def sqlite_driver(self) -> sqlite3.Connection:
+        """The sqlite3 connection of a SQLite session."""
+        import sqlite3
+
+        if not isinstance(self.driver, sqlite3.Connection):
+            raise TypeError(f"{MANAGER}: a {self.db_type} session has no sqlite3 connection")
+        return self.driver
 
 
 @dataclass
@@ -235,7 +264,9 @@ class SQLConnection:
                 "db_name, username and the password variable, and that the server is running."
             ) from None
         try:
-            driver = connection.connection.driver_connection
+            driver: Driver | None = connection.connection.driver_connection
+            if driver is None:  # only for a closed or invalidated connection, never a fresh one
+                raise SQLConnectionError(f"{MANAGER}: {self.masked_url()} gave no connection")
             if self.db_type == "sqlite":
                 # IMMEDIATE takes the write lock up front: two writers wait for each other
                 # (busy timeout) instead of deadlocking on a lock upgrade.

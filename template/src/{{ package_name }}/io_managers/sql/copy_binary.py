@@ -46,7 +46,6 @@ def encode_copy_binary(frame: pl.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS) -
     Python loop runs over rows or values. Types follow :func:`.types.column_type`.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     empty = pa.scalar(b"", pa.large_binary())
     null_field = pa.scalar(NULL_FIELD, pa.large_binary())
@@ -70,11 +69,11 @@ def encode_copy_binary(frame: pl.DataFrame, chunk_rows: int = COPY_CHUNK_ROWS) -
             encoded = plan.encode(arrays)
             # A row field is NULL when its first source column is null.
             if arrays[0].null_count:
-                encoded = pc.if_else(arrays[0].is_valid(), encoded, null_field)
+                encoded = _if_else(arrays[0].is_valid(), encoded, null_field)
             fields.append(encoded)
         if block:
             fields.append(_fixed_block(block))
-        rows = pc.binary_join_element_wise(row_header, *fields, empty)
+        rows = _binary_join(row_header, *fields, empty)
         yield _large_binary_data(rows)
     yield COPY_TRAILER
 
@@ -149,7 +148,6 @@ def _fixed_plan(
     name: str, expr: pl.Expr, wire: type[pl.DataType] | pl.DataType, suffix: bytes = b""
 ) -> _FieldPlan:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     typecode, width = _FIXED[wire if isinstance(wire, type) else type(wire)]
     prefix = pa.scalar(struct.pack(">i", width + len(suffix)), pa.large_binary())
@@ -157,7 +155,7 @@ def _fixed_plan(
 
     def encode(arrays: list[pa.Array]) -> pa.Array:
         values = _big_endian(arrays[0], typecode, width)
-        return pc.binary_join_element_wise(prefix, values, tail, pa.scalar(b"", pa.large_binary()))
+        return _binary_join(prefix, values, tail, pa.scalar(b"", pa.large_binary()))
 
     layout = _FixedLayout(typecode, width, suffix)
     return _FieldPlan((name,), (expr.alias(name),), encode, fixed=layout)
@@ -188,14 +186,13 @@ def _fixed_block(columns: list[tuple[_FixedLayout, pa.Array]]) -> pa.Array:
 
 def _variable_plan(name: str, expr: pl.Expr) -> _FieldPlan:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     empty = pa.scalar(b"", pa.large_binary())
 
     def encode(arrays: list[pa.Array]) -> pa.Array:
         values = arrays[0].cast(pa.large_binary())
-        lengths = pc.binary_length(values).cast(pa.int32()).fill_null(0)
-        return pc.binary_join_element_wise(_big_endian(lengths, "i", 4), values, empty)
+        lengths = _binary_length(values).cast(pa.int32()).fill_null(0)
+        return _binary_join(_big_endian(lengths, "i", 4), values, empty)
 
     return _FieldPlan((name,), (expr.alias(name),), encode)
 
@@ -207,7 +204,6 @@ def _numeric_plan(name: str, expr: pl.Expr, precision: int, scale: int) -> _Fiel
     string operations on the exact decimal text; PostgreSQL strips the zero groups on receipt.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     integer_groups = -(-(precision - scale) // 4)
     fraction_groups = -(-scale // 4)
@@ -243,9 +239,34 @@ def _numeric_plan(name: str, expr: pl.Expr, precision: int, scale: int) -> _Fiel
     def encode(arrays: list[pa.Array]) -> pa.Array:
         sign = _big_endian(arrays[1].fill_null(0), "h", 2)
         digit_arrays = [_big_endian(a.fill_null(0), "h", 2) for a in arrays[2:]]
-        return pc.binary_join_element_wise(head, sign, dscale, *digit_arrays, empty)
+        return _binary_join(head, sign, dscale, *digit_arrays, empty)
 
     return _FieldPlan((name, sign_column, *digit_columns), exprs, encode)
+
+
+# pyarrow generates most compute functions (if_else, binary_length, binary_join_element_wise)
+# when pyarrow.compute is imported, so type checkers do not see them as attributes of the
+# module. They are called by name through the declared pc.call_function instead, which is what
+# the generated functions do with default options.
+
+
+def _if_else(condition: pa.Array, when_true: pa.Array, when_false: pa.Scalar) -> pa.Array:
+    import pyarrow.compute as pc
+
+    return pc.call_function("if_else", [condition, when_true, when_false])
+
+
+def _binary_length(values: pa.Array) -> pa.Array:
+    import pyarrow.compute as pc
+
+    return pc.call_function("binary_length", [values])
+
+
+def _binary_join(*parts: pa.Array | pa.Scalar) -> pa.Array:
+    """Arrow's ``binary_join_element_wise``: the parts of each row joined by the last part."""
+    import pyarrow.compute as pc
+
+    return pc.call_function("binary_join_element_wise", list(parts))
 
 
 def _big_endian_bytes(values: pa.Array, typecode: str, width: int) -> bytes:

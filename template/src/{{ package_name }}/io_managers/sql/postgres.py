@@ -21,7 +21,7 @@ from ..core.partitions import TemporalKind
 from ..tables.client import FrameWrite, SliceRead, TableInfo, Types, kind_error
 from ..tables.statements import merge_statements
 from .common import SQLClient
-from .connection import SQLSession
+from .connection import SQLSession, trusted_sql
 from .copy_binary import encode_copy_binary
 from .types import MANAGER, ColumnType
 
@@ -114,8 +114,8 @@ class PostgresClient(SQLClient):
     def _copy_in(self, session: SQLSession, target: str, frame: pl.DataFrame) -> None:
         names = ", ".join(quote_identifier(c) for c in frame.columns)
         # Validated, quoted identifiers only; the data goes in the COPY stream.
-        statement = f"COPY {target} ({names}) FROM STDIN (FORMAT binary)"
-        with session.driver.cursor() as cursor, cursor.copy(statement) as copy:
+        statement = trusted_sql(f"COPY {target} ({names}) FROM STDIN (FORMAT binary)")
+        with session.postgres_driver().cursor() as cursor, cursor.copy(statement) as copy:
             for chunk in encode_copy_binary(frame):
                 copy.write(chunk)
 
@@ -155,11 +155,14 @@ class PostgresClient(SQLClient):
         # COPY takes no bound parameters, so the bounds are bound client-side by psycopg.
         from psycopg import ClientCursor
 
-        with ClientCursor(session.driver) as cursor:
-            bound = cursor.mogrify(query, tuple(request.params) if request.params else None)
+        driver = session.postgres_driver()
+        with ClientCursor(driver) as cursor:
+            bound = cursor.mogrify(
+                trusted_sql(query), tuple(request.params) if request.params else None
+            )
         data = bytearray()
-        with session.driver.cursor() as cursor:
-            copy_sql = f"COPY ({bound}) TO STDOUT (FORMAT csv{force_quote})"
+        with driver.cursor() as cursor:
+            copy_sql = trusted_sql(f"COPY ({bound}) TO STDOUT (FORMAT csv{force_quote})")
             with cursor.copy(copy_sql) as copy:
                 for chunk in copy:
                     data += chunk

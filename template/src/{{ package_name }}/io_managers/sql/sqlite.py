@@ -147,7 +147,7 @@ class SQLiteClient(SQLClient):
         markers = ", ".join("?" for _ in frame.columns)
         statement = f"INSERT INTO {target} ({names}) VALUES ({markers})"  # noqa: S608 - quoted
         stored = frame.select(_sqlite_value(name, dtype) for name, dtype in frame.schema.items())
-        cursor = session.driver.cursor()
+        cursor = session.sqlite_driver().cursor()
         try:
             cursor.executemany(statement, stored.iter_rows())
         finally:
