@@ -10,7 +10,7 @@ from .errors import UnsafeNameError
 from .metadata import StorageMetadata, storage_metadata
 
 # SQL identifiers we put into statements: letters, digits, underscore, not starting with a digit,
-# at most 63 characters (PostgreSQL's limit, the strictest of our backends).
+# at most 63 characters (the shortest identifier limit of common SQL engines).
 IDENTIFIER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 IDENTIFIER_RULE = (
     "letters, digits and underscores only, not starting with a digit, at most 63 characters"
