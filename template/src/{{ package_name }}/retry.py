@@ -47,6 +47,14 @@ class Backoff:
     at the deadline, and none starts after it (``None``: only ``attempts`` bounds). The n-th
     wait is ``initial_seconds * 2**(n-1)`` plus a random jitter of up to ``jitter_seconds``
     (default: ``initial_seconds``), at most ``max_seconds``.
+
+    Example::
+
+        # four calls at most, waits of about 0.5 s, 1 s, 2 s (plus jitter), never over 5 s
+        backoff = Backoff(attempts=4, initial_seconds=0.5, max_seconds=5.0)
+        # a lock wait: as many attempts as fit in 60 s
+        backoff = Backoff(attempts=None, timeout_seconds=60.0)
+        retry_call(connect, retry_on=is_transient, backoff=backoff)
     """
 
     attempts: int | None = 3
@@ -64,7 +72,20 @@ class Backoff:
 
 @dataclass(frozen=True)
 class Retry:
-    """One retry about to happen: the error of ``attempt`` and the wait before the next one."""
+    """One retry about to happen: the error of ``attempt`` and the wait before the next one.
+
+    ``retry_call`` passes one to ``on_retry`` before each wait; ``attempt`` counts from 1.
+
+    Example::
+
+        def log_retry(retry: Retry) -> None:
+            log.warning(
+                f"attempt {retry.attempt} of {retry.attempts} failed ({retry.error}); "
+                f"next in {retry.wait:.2f}s, {retry.elapsed:.1f}s spent so far"
+            )
+
+        retry_call(fetch, retry_on=is_transient, backoff=Backoff(), on_retry=log_retry)
+    """
 
     error: BaseException
     attempt: int

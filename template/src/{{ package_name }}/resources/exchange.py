@@ -57,7 +57,18 @@ MAX_RETRY_WAIT_SECONDS = 60.0
 
 
 class ExchangeUnavailableError(RuntimeError):
-    """A live request still failed with a network error after every retry."""
+    """A live request still failed with a network error after every retry.
+
+    The message names the exchange, the request, the attempts and what to do next; the last
+    ccxt error is its ``__cause__``.
+
+    Example::
+
+        try:
+            markets = exchange.load_markets("kraken")
+        except ExchangeUnavailableError as error:
+            raise dg.Failure(str(error)) from error  # e.g. "kraken: load_markets failed ..."
+    """
 
 
 _ENV_VAR_TYPES = (dg.EnvVar, type(dg.EnvVar.int("EXCHANGE_TIMEOUT_MS")))
@@ -103,6 +114,14 @@ class ExchangeResource(dg.ConfigurableResource):
     with exponential backoff from `retry_backoff_seconds` on network errors). `mode="replay"`
     (the default) serves recorded markets and seeded, deterministic candles (`replay_seed`) in
     each exchange's native format through ccxt's own parsing: no network needed.
+
+    Example::
+
+        exchange = ExchangeResource(mode="replay", replay_seed=7)
+        candles = exchange.fetch_ohlcv_range(
+            "binance", "BTC/USDT", "1h", datetime(2024, 1, 2), datetime(2024, 1, 3)
+        )  # 24 rows [ts_ms, open, high, low, close, volume]
+        markets = exchange.load_markets("okx")  # {"BTC/USDT": {...}, ...}
     """
 
     mode: str = Field(
