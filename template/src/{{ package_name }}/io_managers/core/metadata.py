@@ -29,6 +29,15 @@ class StorageMetadata:
     ``schema``, ``table``, ``partition_expr``, ``write_mode`` and ``primary_key`` come from the
     definition metadata of the output (the upstream asset when loading); ``columns`` comes from
     the input's own metadata (``AssetIn(metadata={"columns": [...]})``).
+
+    Example::
+
+        meta = StorageMetadata.parse(
+            {"partition_expr": "ts", "write_mode": "upsert", "primary_key": ["symbol", "ts"]},
+            asset="market/ohlcv",
+            input_metadata={"columns": ["ts", "close"]},
+        )
+        meta.primary_key, meta.columns  # ("symbol", "ts"), ("ts", "close")
     """
 
     schema: str | None = None

@@ -57,7 +57,14 @@ def quote_identifier(name: str, what: str = "identifier") -> str:
 
 
 class TableName(NamedTuple):
-    """A validated (schema, table) pair."""
+    """A validated (schema, table) pair.
+
+    Example::
+
+        name = TableName("market", "ohlcv")
+        name.quoted  # '"market"."ohlcv"', for SQL statements
+        name.display("lake")  # "lake.market.ohlcv", for messages
+    """
 
     schema: str
     table: str

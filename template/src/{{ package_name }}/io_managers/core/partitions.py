@@ -26,7 +26,14 @@ STATIC_PARTITION_SEGMENT = "partition"
 
 
 class TimeWindow(NamedTuple):
-    """A half-open time interval ``[start, end)`` with timezone-aware bounds."""
+    """A half-open time interval ``[start, end)`` with timezone-aware bounds.
+
+    Example::
+
+        start = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
+        day = TimeWindow(start, start + dt.timedelta(days=1))
+        window_bounds(day, "date")  # (date(2024, 1, 2), date(2024, 1, 3))
+    """
 
     start: dt.datetime
     end: dt.datetime
@@ -49,6 +56,11 @@ class PartitionDimension:
 
     ``windows`` is set for time dimensions (the union of the selected partitions' windows),
     ``None`` for static or dynamic dimensions, which are filtered by ``keys``.
+
+    Example::
+
+        days = PartitionDimension("date", ("2024-01-02",), (TimeWindow(start, end),))
+        symbols = PartitionDimension("symbol", ("BTC/USDT", "ETH/USDT"), None)
     """
 
     name: str
@@ -58,7 +70,17 @@ class PartitionDimension:
 
 @dataclass(frozen=True)
 class PartitionSelection:
-    """The partitions an output writes or an input reads."""
+    """The partitions an output writes or an input reads.
+
+    Built by :func:`partition_selection` from an output or input context (``None`` when the
+    asset is unpartitioned).
+
+    Example::
+
+        selection = partition_selection(context)  # a daily asset, partition 2024-01-02
+        selection.keys  # ("2024-01-02",)
+        selection.path_segments("2024-01-02")  # ("date=2024-01-02",)
+    """
 
     keys: tuple[str, ...]
     dimensions: tuple[PartitionDimension, ...]
@@ -146,7 +168,13 @@ def _dimension(name: str, keys: tuple[str, ...], partitions_def: Any) -> Partiti
 
 
 class ColumnFilter(NamedTuple):
-    """Rows of one partition dimension: ``column`` inside one of ``windows`` or in ``values``."""
+    """Rows of one partition dimension: ``column`` inside one of ``windows`` or in ``values``.
+
+    Example::
+
+        by_symbol = ColumnFilter("symbol", "symbol", None, ("BTC/USDT", "ETH/USDT"))
+        build_where_clause([by_symbol])  # ('"symbol" IN (?, ?)', ["BTC/USDT", "ETH/USDT"])
+    """
 
     column: str
     dimension: str
