@@ -76,7 +76,14 @@ RELATIONSHIP_SCHEMA = pl.Schema(
 
 
 class GraphTable(NamedTuple):
-    """One table of the graph: its output name, label and (for relationships) endpoints."""
+    """One table of the graph: its output name, label and (for relationships) endpoints.
+
+    Example::
+
+        LISTS = GraphTable("lists", "LISTS", "(Exchange)-[:LISTS]->(Market).", "Exchange", "Market")
+        LISTS.key  # AssetKey(["graph", "lists"])
+        LISTS.metadata["graph_rel"]  # {"from": "Exchange", "to": "Market"}
+    """
 
     name: str
     label: str
@@ -126,7 +133,15 @@ GRAPH_CHECK_SPECS = [
 
 
 class MarketGraph(NamedTuple):
-    """The frames of one day's graph, in write order (field names are the output names)."""
+    """The frames of one day's graph, in write order (field names are the output names).
+
+    Example::
+
+        graph = build_market_graph({"binance": binance_markets_payload}, date(2024, 1, 2))
+        graph.exchange.get_column("id").to_list()  # ["2024-01-02|binance"]
+        for name, frame in graph._asdict().items():  # exchange, asset, market, lists, ...
+            yield dg.Output(frame, output_name=name)
+    """
 
     exchange: pl.DataFrame
     asset: pl.DataFrame
