@@ -26,12 +26,30 @@ REPLAY_TIMEFRAMES: dict[str, int] = {
 
 
 class ReplayError(LookupError):
-    """Replay was asked for something it has no recording or generator for."""
+    """Replay was asked for something it has no recording or generator for.
+
+    Example::
+
+        transport = ReplayTransport("binance")
+        try:
+            transport.respond("GET", "https://api.binance.com/api/v3/ticker/price")
+        except ReplayError as error:
+            print(error)  # "Replay has no recording for GET ... Recorded endpoints: ..."
+    """
 
 
 @dataclass(frozen=True)
 class Request:
-    """One HTTP request as ccxt built it."""
+    """One HTTP request as ccxt built it.
+
+    ``ReplayTransport.respond`` builds it from the URL (``query``: the decoded query string)
+    and hands it to the route of ``path``.
+
+    Example::
+
+        request = Request("GET", url, "/api/v3/klines", {"symbol": "BTCUSDT", "interval": "1h"})
+        response = BinanceWire().routes()[request.path](request)
+    """
 
     method: str
     url: str
@@ -46,6 +64,11 @@ class Response:
 
     `text` replaces the JSON body with raw text (an HTML error page of a CDN, a plain-text
     rate-limit answer).
+
+    Example::
+
+        Response(200, {"retCode": 0, "retMsg": "OK", "result": {...}})
+        Response(403, None, reason="Forbidden", text="access too frequent")
     """
 
     status: int
@@ -56,7 +79,13 @@ class Response:
 
 @dataclass(frozen=True)
 class Instrument:
-    """A market as the generator needs it: native id, asset codes, tick and lot size."""
+    """A market as the generator needs it: native id, asset codes, tick and lot size.
+
+    Example::
+
+        btc = Instrument("BTCUSDT", "BTC", "USDT", tick=Decimal("0.01"), lot=Decimal("0.00001"))
+        BinanceWire().instruments["BTCUSDT"]  # the same, parsed from the recorded sample
+    """
 
     native_id: str
     base: str
@@ -127,7 +156,14 @@ def fmt(value: Decimal, decimals: int, *, strip: bool) -> str:
 
 @dataclass(frozen=True)
 class QuantizedCandle:
-    """A candle rounded to the market's tick (prices) and lot (volumes), OHLC-consistent."""
+    """A candle rounded to the market's tick (prices) and lot (volumes), OHLC-consistent.
+
+    Example::
+
+        (raw,) = CandleGenerator(0, "binance").candles("BTC", "USDT", 3_600, [1704153600000])
+        candle = quantize(raw, btc)  # btc: Instrument with tick 0.01, lot 0.00001
+        candle.close, candle.volume  # Decimal("47391.60"), Decimal("9401.84713")
+    """
 
     timestamp_ms: int
     open: Decimal
@@ -186,6 +222,13 @@ class WireFormat:
     Subclasses name the exchange, the recorded markets sample, the native interval codes and
     the routes (URL path -> handler). Markets come from the sample; candles are generated for
     any window, then rounded to each market's tick and lot size.
+
+    Example::
+
+        wire = BinanceWire(seed=0)  # any subclass: BybitWire, OkxWire, KrakenWire
+        wire.native_timeframe("1h")  # 3600: the native interval code's length in seconds
+        btc = wire.instruments["BTCUSDT"]
+        candles = wire.quantized_candles(btc, 3_600, [1704153600000, 1704157200000])
     """
 
     exchange_id: ClassVar[str]

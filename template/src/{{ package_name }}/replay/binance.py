@@ -31,6 +31,17 @@ def _error(code: int, message: str) -> Response:
 
 
 class BinanceWire(WireFormat):
+    """Binance's exchangeInfo and klines endpoints, served from the sample and the generator.
+
+    Example::
+
+        transport = ReplayTransport("binance")  # routes requests to a BinanceWire
+        response = transport.respond(
+            "GET", "https://api.binance.com/api/v3/klines?symbol=BTCUSDT&interval=1h&limit=2"
+        )
+        response.payload[0][:2]  # [open time ms, "open" with 8 decimals]
+    """
+
     exchange_id = "binance"
     markets_sample = "binance_exchange_info.json"
     intervals: ClassVar[dict[str, str]] = {

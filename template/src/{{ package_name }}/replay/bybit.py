@@ -29,6 +29,15 @@ from .base import (
 
 
 class BybitWire(WireFormat):
+    """Bybit's spot instruments-info and kline endpoints, served from the sample and the generator.
+
+    Example::
+
+        wire = BybitWire(seed=0)
+        wire.native_timeframe("60")  # 3600: Bybit names one hour "60"
+        wire.instruments["BTCUSDT"]  # Instrument("BTCUSDT", "BTC", "USDT", tick, lot)
+    """
+
     exchange_id = "bybit"
     markets_sample = "bybit_instruments_spot.json"
     intervals: ClassVar[dict[str, str]] = {

@@ -57,6 +57,15 @@ def _error(message: str) -> Response:
 
 
 class KrakenWire(WireFormat):
+    """Kraken's AssetPairs and OHLC endpoints, served from the sample and the generator.
+
+    Example::
+
+        wire = KrakenWire(seed=0)
+        wire.native_timeframe("60")  # 3600: Kraken counts intervals in minutes
+        wire.instruments["XXBTZUSD"].base  # "BTC": legacy asset names mapped to ccxt codes
+    """
+
     exchange_id = "kraken"
     markets_sample = "kraken_asset_pairs.json"
     intervals: ClassVar[dict[str, str]] = {

@@ -34,6 +34,15 @@ _RECENT_CANDLES = 1440
 
 
 class OkxWire(WireFormat):
+    """OKX's SPOT instruments and (history-)candles endpoints, from the sample and the generator.
+
+    Example::
+
+        wire = OkxWire(seed=0)
+        wire.native_timeframe("1H")  # 3600: OKX names one hour "1H"
+        wire.instruments["BTC-USDT"]  # Instrument("BTC-USDT", "BTC", "USDT", tick, lot)
+    """
+
     exchange_id = "okx"
     markets_sample = "okx_instruments_spot.json"
     intervals: ClassVar[dict[str, str]] = {
