@@ -59,18 +59,39 @@ _DOWN_PAGE = (
 
 
 class FaultPlanError(ValueError):
-    """A fault plan that cannot be parsed."""
+    """A fault plan that cannot be parsed.
+
+    Example::
+
+        FaultPlan.parse("netwrok=2")  # raises: unknown kind, the message lists the valid ones
+    """
 
 
 @dataclass
 class Fault:
+    """One item of a plan while it is served: its kind and how many requests it still fails.
+
+    Example::
+
+        fault = Fault("network", 2)  # the next two requests get a connection reset
+        Fault("down", None)  # every request from now on: the exchange stays down
+    """
+
     kind: str
     remaining: int | None  # None: never stops
 
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """The parsed plan: request faults in order, and the time of day truncated days stop at."""
+    """The parsed plan: request faults in order, and the time of day truncated days stop at.
+
+    Example::
+
+        plan = FaultPlan.parse("network=2,down,truncate=12:00")
+        plan.request_faults  # (("network", 2), ("down", None))
+        plan.truncate_at_ms  # 43200000: no candle opens at or after 12:00 UTC
+        ExchangeResource(replay_faults="network=2,down")  # the same text, on the resource
+    """
 
     request_faults: tuple[tuple[str, int | None], ...] = ()
     truncate_at_ms: int | None = None  # milliseconds after midnight UTC
@@ -118,7 +139,14 @@ class FaultPlan:
 
 
 class FaultInjector:
-    """Consumes a plan request by request; counts the faults it injected."""
+    """Consumes a plan request by request; counts the faults it injected.
+
+    Example::
+
+        injector = FaultInjector(FaultPlan.parse("network=2,rate_limit=1"))
+        [injector.next_fault() for _ in range(4)]  # ["network", "network", "rate_limit", None]
+        injector.injected  # {"network": 2, "rate_limit": 1}
+    """
 
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan

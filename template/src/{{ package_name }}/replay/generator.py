@@ -34,7 +34,14 @@ _MIN_AMPLITUDE = 2e-5
 
 @dataclass(frozen=True)
 class AssetProfile:
-    """Reference USD price, annual volatility and daily traded USD value of an asset."""
+    """Reference USD price, annual volatility and daily traded USD value of an asset.
+
+    Example::
+
+        profile = ASSETS["BTC"]  # AssetProfile(65_000.0, 0.55, 2.5e10)
+        profile.usd_price, profile.annual_volatility  # 65000.0, 0.55: the path wanders around
+        fallback_profile("NEW")  # a stable made-up profile for an asset missing from ASSETS
+    """
 
     usd_price: float
     annual_volatility: float
@@ -138,7 +145,14 @@ def _asset_path(seed: int, asset: str, profile: AssetProfile) -> _Path:
 
 @dataclass(frozen=True)
 class Candle:
-    """One generated candle; volume in base units, quote_volume in quote units."""
+    """One generated candle; volume in base units, quote_volume in quote units.
+
+    Example::
+
+        (candle,) = CandleGenerator(0, "binance").candles("BTC", "USDT", 3_600, [1704153600000])
+        candle.open, candle.close  # floats: 47308.46..., 47391.60...
+        quantize(candle, instrument)  # rounded to the market's tick and lot
+    """
 
     timestamp_ms: int
     open: float
@@ -152,7 +166,14 @@ class Candle:
 
 
 class PairSeries:
-    """Candles of one market (exchange, base/quote) for one seed."""
+    """Candles of one market (exchange, base/quote) for one seed.
+
+    Example::
+
+        series = PairSeries(seed=0, exchange_id="binance", base="ETH", quote="BTC")
+        series.price(1704153600)  # ETH/BTC at 2024-01-02T00:00Z: ETH path / BTC path
+        series.candles(3_600, [1704153600000, 1704157200000])  # two hourly candles
+    """
 
     def __init__(self, seed: int, exchange_id: str, base: str, quote: str) -> None:
         self.seed = seed
@@ -240,7 +261,14 @@ class PairSeries:
 
 
 class CandleGenerator:
-    """Candles of every market of one exchange, for one seed (series are cached per pair)."""
+    """Candles of every market of one exchange, for one seed (series are cached per pair).
+
+    Example::
+
+        generator = CandleGenerator(seed=0, exchange_id="binance")
+        day = [1704153600000 + hour * 3_600_000 for hour in range(24)]
+        candles = generator.candles("BTC", "USDT", 3_600, day)  # the same on every call
+    """
 
     def __init__(self, seed: int, exchange_id: str) -> None:
         self.seed = seed

@@ -46,7 +46,15 @@ def check_exchange(exchange_id: str) -> str:
 
 
 class InjectedNetworkFault(ConnectionError):
-    """An injected network fault: the request got no answer (`kind`: network or timeout)."""
+    """An injected network fault: the request got no answer (`kind`: network or timeout).
+
+    A replay client turns it into ccxt's NetworkError or RequestTimeout.
+
+    Example::
+
+        transport = ReplayTransport("okx", faults="timeout=1")
+        transport.respond("GET", url)  # raises InjectedNetworkFault; error.kind == "timeout"
+    """
 
     def __init__(self, kind: str, request: str) -> None:
         super().__init__(f"injected {kind} fault on {request}")
@@ -63,6 +71,14 @@ class ReplayTransport:
 
     `faults` (a FaultPlan or its text, see faults.py) makes requests fail the way a flaky
     network or exchange does, in a fixed order, so retries can be tested deterministically.
+
+    Example::
+
+        transport = ReplayTransport("binance", seed=0, faults="rate_limit=1")
+        url = "https://api.binance.com/api/v3/exchangeInfo"
+        transport.respond("GET", url).status  # 429: the injected rate-limit answer
+        transport.respond("GET", url).payload["symbols"]  # the recorded markets
+        transport.requests[-1].path  # "/api/v3/exchangeInfo"
     """
 
     def __init__(
