@@ -1,6 +1,8 @@
 """Copier task after `copier copy` (needs --trust): a local .env and a git repository.
 
-- `.env` is made from `.env.example` with freshly generated local passwords (it is git-ignored);
+- `.env` is made from `.env.example` with freshly generated local passwords (it is git-ignored),
+  naming the project's dev Dagster instance in `.dagster_home/`: the generated package's
+  `local_env`, which users who skipped the tasks run themselves;
 - a git repository with a first commit is created, unless the project is already inside one
   (`copier update` needs the project under git).
 
@@ -14,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from env_file import GENERATED_SECRETS, create_env_file
+from env_file import prepare
 
 FIRST_COMMIT_MESSAGE = "Generate the project from the Dagster crypto-data Copier template"
 
@@ -84,13 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     project = Path.cwd()
 
-    if create_env_file(project):
-        print(
-            "Created .env from .env.example with new random "
-            f"{' and '.join(GENERATED_SECRETS)} (git-ignored)."
-        )
-    elif (project / ".env").exists():
-        print("Kept the existing .env.")
+    for note in prepare(project) or ["Kept the existing .env."]:
+        print(note)
     for note in initialize_repository(project, args.author_name, args.author_email):
         print(note)
     return 0

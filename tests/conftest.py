@@ -5,6 +5,7 @@ every `uv` call shares one cache, so the answer sets cost one resolution between
 """
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -76,10 +77,28 @@ def uv_bin() -> list[str]:
     return [found] if found else ["python3", "-m", "uv"]
 
 
+# What Dagster, Python and libraries print for a command a project should no longer teach.
+OUTDATED_COMMAND_WARNING = re.compile(
+    r"\b(?:Supersession|Deprecation|PendingDeprecation|Future)Warning\b"
+)
+
+
+def assert_no_outdated_warning(command: str, output: str) -> None:
+    """A command the project teaches runs without a supersession or deprecation warning."""
+    found = OUTDATED_COMMAND_WARNING.search(output)
+    assert not found, f"`{command}` printed a {found.group(0) if found else ''}:\n" + "\n".join(
+        line for line in output.splitlines() if OUTDATED_COMMAND_WARNING.search(line)
+    )
+
+
 def run_uv(
     project: Path, *args: str, timeout: float = 900, **env: str
 ) -> subprocess.CompletedProcess:
     """Run `uv <args>` in a rendered project; a failure shows the command's whole output.
+
+    Every command the tests run is one a README, doc or error message teaches, so it must also
+    run without a supersession or deprecation warning (printed by default, pytest's summary
+    included).
 
     A pytest run in the project gets its own temp root: pytest keeps only the three newest
     sessions' directories under the shared one, so nested sessions sharing it would delete each
@@ -100,6 +119,7 @@ def run_uv(
         f"`uv {' '.join(args)}` failed in {project} ({result.returncode}):\n"
         f"{result.stdout[-8000:]}\n{result.stderr[-8000:]}"
     )
+    assert_no_outdated_warning(f"uv {' '.join(args)}", result.stdout + result.stderr)
     return result
 
 

@@ -1,7 +1,10 @@
-"""`dagster dev` in a rendered project serves the UI with every asset, check, job and schedule."""
+"""The UI of a rendered project: `dg dev` (and `dagster dev`) serve every asset, check, job and
+schedule, and the runs the demo launched, from the dev instance `.env` names (no variable set by
+hand)."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,11 +14,19 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import installed_render, uv_bin, uv_environment
+from conftest import (
+    Render,
+    assert_no_outdated_warning,
+    installed_render,
+    run_uv,
+    uv_bin,
+    uv_environment,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("defaults")]
 
 STARTUP_TIMEOUT_SECONDS = 180
+DEMO_DAY = "2024-01-02"
 
 QUERY = """
 {
@@ -26,6 +37,8 @@ QUERY = """
   repositoriesOrError {
     ... on RepositoryConnection { nodes { jobs { name } schedules { name cronSchedule } } }
   }
+  runsOrError { ... on Runs { results { runId status tags { key value } } } }
+  instance { runQueuingSupported info }
 }
 """
 
@@ -46,72 +59,129 @@ def graphql(port: int, query: str) -> dict:
         return json.load(response)["data"]
 
 
-def test_dagster_dev_serves_the_whole_pipeline(tmp_path_factory, dagster_home: Path) -> None:
-    project = installed_render("defaults", tmp_path_factory).path
-    port = free_port()
-    log = (project / "dagster-dev.log").open("w")
-    server = subprocess.Popen(
-        [
-            *uv_bin(),
-            "run",
-            "--frozen",
-            "dagster",
-            "dev",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=project,
-        env=uv_environment() | {"DAGSTER_HOME": str(dagster_home)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        data = None
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                data = graphql(port, QUERY)
-                if data["assetNodes"]:
-                    break
-            except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
-                pass
-            time.sleep(1)
-        log.flush()
-        assert data and data["assetNodes"], (project / "dagster-dev.log").read_text()[-5000:]
+def without_dagster_home() -> dict[str, str]:
+    """The environment of a user who set nothing by hand."""
+    return {k: v for k, v in uv_environment().items() if k not in {"DAGSTER_HOME", "DAGSTER_ENV"}}
 
-        assets = {"/".join(node["assetKey"]["path"]): node for node in data["assetNodes"]}
-        assert set(assets) == {
-            "raw/binance_ohlcv",
-            "raw/binance_markets",
-            "market/ohlcv",
-            "market/ohlcv_features",
-            "graph/exchange",
-            "graph/asset",
-            "graph/market",
-            "graph/lists",
-            "graph/base",
-            "graph/quote",
-        }
-        checks = {check["name"] for check in assets["market/ohlcv"]["assetChecksOrError"]["checks"]}
-        assert checks == {"ohlc_consistency", "unique_candles", "no_missing_candles"}
-        graph_checks = assets["graph/market"]["assetChecksOrError"]["checks"]
-        assert {check["name"] for check in graph_checks} == {
-            "market_graph_integrity",
-            "configured_symbols_listed",
-        }
-        (repository,) = data["repositoriesOrError"]["nodes"]
-        assert "daily_market_data" in {job["name"] for job in repository["jobs"]}
-        assert repository["schedules"] == [
-            {"name": "daily_market_data_schedule", "cronSchedule": "10 0 * * *"}
-        ]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Render, str]:
+    """The README's demo, run once in the default render: the render and the demo's run id."""
+    render = installed_render("defaults", tmp_path_factory)
+    env = {k: v for k, v in os.environ.items() if k in {"DAGSTER_HOME", "DAGSTER_ENV"}}
+    assert not env, f"the demo must need no variable set by hand, yet {sorted(env)} are set"
+    result = run_uv(
+        render.path, "run", "--frozen", "python", "-m", f"{render.package}.demo", "--date", DEMO_DAY
+    )
+    assert f"market.ohlcv: 48 rows on {DEMO_DAY}" in result.stdout, result.stdout
+    assert f"market.ohlcv_features: 48 rows on {DEMO_DAY}" in result.stdout
+    assert f"graph: 12 markets on {DEMO_DAY}" in result.stdout
+    raw = render.path / "data" / "raw" / "binance_ohlcv" / f"date={DEMO_DAY}" / "data.json"
+    assert raw.stat().st_size > 0
+    instance = (render.path / ".dagster_home").resolve()
+    assert f"Dagster instance: {instance}. Browse its runs with: uv run dg dev" in result.stdout
+    found = re.search(rf"Materialized {DEMO_DAY} \(run ([0-9a-f-]{{36}})\)", result.stdout)
+    assert found, result.stdout
+    return render, found.group(1)
+
+
+def serve(project: Path, command: list[str], log_path: Path) -> dict:
+    """Start the UI with `command`, return the QUERY's answer once the code location is loaded."""
+    port = free_port()
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [*uv_bin(), "run", "--frozen", *command, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=without_dagster_home(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
+            deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+            data = None
+            while time.monotonic() < deadline and server.poll() is None:
+                try:
+                    data = graphql(port, QUERY)
+                    if data["assetNodes"]:
+                        break
+                except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
+                    pass
+                time.sleep(1)
+            log.flush()
+            assert data and data["assetNodes"], log_path.read_text()[-5000:]
+            return data
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+
+def assert_serves_the_whole_pipeline(data: dict) -> None:
+    assets = {"/".join(node["assetKey"]["path"]): node for node in data["assetNodes"]}
+    assert set(assets) == {
+        "raw/binance_ohlcv",
+        "raw/binance_markets",
+        "market/ohlcv",
+        "market/ohlcv_features",
+        "graph/exchange",
+        "graph/asset",
+        "graph/market",
+        "graph/lists",
+        "graph/base",
+        "graph/quote",
+    }
+    checks = {check["name"] for check in assets["market/ohlcv"]["assetChecksOrError"]["checks"]}
+    assert checks == {"ohlc_consistency", "unique_candles", "no_missing_candles"}
+    graph_checks = assets["graph/market"]["assetChecksOrError"]["checks"]
+    assert {check["name"] for check in graph_checks} == {
+        "market_graph_integrity",
+        "configured_symbols_listed",
+    }
+    (repository,) = data["repositoriesOrError"]["nodes"]
+    assert "daily_market_data" in {job["name"] for job in repository["jobs"]}
+    assert repository["schedules"] == [
+        {"name": "daily_market_data_schedule", "cronSchedule": "10 0 * * *"}
+    ]
+
+
+def assert_serves_the_dev_instance(data: dict, demo_run_id: str) -> None:
+    runs = {run["runId"]: run for run in data["runsOrError"]["results"]}
+    assert demo_run_id in runs, f"the demo's run is not in the served instance: {sorted(runs)}"
+    assert runs[demo_run_id]["status"] == "SUCCESS"
+    assert {"key": "dagster/partition", "value": DEMO_DAY} in runs[demo_run_id]["tags"]
+    # deploy/dev/dagster.yaml: the queued run coordinator, one writer per pool, telemetry off.
+    instance = data["instance"]
+    assert instance["runQueuingSupported"]
+    assert "QueuedRunCoordinator" in instance["info"]
+    assert re.search(r"default_limit: 1", instance["info"]), instance["info"]
+    assert re.search(r"telemetry:\s*\n\s*enabled: false", instance["info"]), instance["info"]
+
+
+def test_dg_dev_serves_the_pipeline_and_the_demos_runs(demo, tmp_path: Path) -> None:
+    render, demo_run_id = demo
+    log = tmp_path / "dg-dev.log"
+    data = serve(render.path, ["dg", "dev"], log)
+    assert_serves_the_whole_pipeline(data)
+    assert_serves_the_dev_instance(data, demo_run_id)
+    assert_no_outdated_warning("uv run dg dev", log.read_text())
+    assert "Using temporary directory" not in log.read_text()
+
+
+def test_dagster_dev_still_serves_the_same_instance(demo, tmp_path: Path) -> None:
+    # The README teaches `dg dev`; `dagster dev` keeps working for users and older docs, with
+    # Dagster 1.13's own notice that it is superseded by `dg dev` (and nothing else outdated).
+    render, demo_run_id = demo
+    log = tmp_path / "dagster-dev.log"
+    data = serve(render.path, ["dagster", "dev"], log)
+    assert_serves_the_whole_pipeline(data)
+    assert_serves_the_dev_instance(data, demo_run_id)
+    output = log.read_text()
+    assert "Use 'dg dev' instead" in output
+    assert_no_outdated_warning(
+        "uv run dagster dev",
+        "\n".join(line for line in output.splitlines() if "dg dev" not in line),
+    )

@@ -66,14 +66,25 @@ def test_copy_writes_env_with_fresh_passwords(copied_project: Path) -> None:
         assignments(copied_project / ".env"),
         assignments(copied_project / ".env.example"),
     )
-    assert env.keys() == example.keys()
+    assert env.keys() == example.keys() | {"DAGSTER_HOME"}
     for name in env_file.GENERATED_SECRETS:
         assert env[name] != example[name]
         assert len(env[name]) >= 32
-    assert {k: v for k, v in env.items() if k not in env_file.GENERATED_SECRETS} == {
-        k: v for k, v in example.items() if k not in env_file.GENERATED_SECRETS
+    generated = {*env_file.GENERATED_SECRETS, "DAGSTER_HOME"}
+    assert {k: v for k, v in env.items() if k not in generated} == {
+        k: v for k, v in example.items() if k not in generated
     }
     assert stat.S_IMODE((copied_project / ".env").stat().st_mode) == 0o600
+
+
+def test_copy_points_dagster_home_at_the_dev_instance_config(copied_project: Path) -> None:
+    home = copied_project / ".dagster_home"
+    assert assignments(copied_project / ".env")["DAGSTER_HOME"] == str(home.resolve())
+    # The instance reads deploy/dev/dagster.yaml itself, so a template update of it applies.
+    config = home / "dagster.yaml"
+    assert config.is_symlink()
+    assert config.resolve() == (copied_project / "deploy" / "dev" / "dagster.yaml").resolve()
+    git(copied_project, "check-ignore", "--quiet", ".dagster_home/dagster.yaml")
 
 
 def test_copy_commits_everything_but_env(copied_project: Path) -> None:
@@ -89,6 +100,13 @@ def test_copy_commits_everything_but_env(copied_project: Path) -> None:
 
 def test_post_copy_run_again_changes_nothing(copied_project: Path, tmp_path: Path) -> None:
     project = Path(shutil.copytree(copied_project, tmp_path / "project", symlinks=True))
+    # A copy elsewhere first repoints DAGSTER_HOME at its own instance, and keeps the rest.
+    moved = run_post_copy(project)
+    assert f"to this project's {(project / '.dagster_home').resolve()}" in moved
+    env = assignments(project / ".env")
+    assert env == assignments(copied_project / ".env") | {
+        "DAGSTER_HOME": str((project / ".dagster_home").resolve())
+    }
     env_before, head_before = (project / ".env").read_text(), git(project, "rev-parse", "HEAD")
     output = run_post_copy(project)
     assert "Kept the existing .env." in output
@@ -104,17 +122,17 @@ def test_copy_prints_what_the_tasks_did_and_the_next_commands(
     render(project, {"package_name": "lake"}, quiet=False)
     output = capfd.readouterr()
     printed = output.out + output.err
-    assert "Created .env from .env.example with new random POSTGRES_PASSWORD" in printed
+    assert "Created .env (mode 0600, git-ignored) with new random POSTGRES_PASSWORD" in printed
     assert "Initialized a git repository with a first commit." in printed
     for command in (
         f"cd {project}",
         "uv sync",
         "uv run pytest",
         "uv run python -m lake.demo",
-        "uv run dagster dev",
+        "uv run dg dev",
     ):
         assert f"  {command}" in output.err, output.err
-    assert "cp .env.example .env" not in output.err
+    assert "uv run python -m lake.local_env" not in output.err
 
 
 def test_without_trust_copy_refuses_tasks_and_skip_tasks_renders_every_file(
@@ -140,9 +158,10 @@ def test_without_trust_copy_refuses_tasks_and_skip_tasks_renders_every_file(
             if path.is_file() and ".git" not in path.relative_to(root).parts
         }
 
-    assert files(project) == files(copied_project) - {".env"}
+    # The copy task's only files: .env and the dev instance's link to its config.
+    assert files(project) == files(copied_project) - {".env", ".dagster_home/dagster.yaml"}
     assert not (project / ".env").exists() and not (project / ".git").exists()
-    assert "cp .env.example .env" in message
+    assert "uv run python -m dagster_crypto_data.local_env" in message
     assert "git init" in message
 
 
@@ -238,7 +257,7 @@ def test_missing_variables_are_added_with_their_comments_and_values_kept(tmp_pat
     (tmp_path / ".env.example").write_text(EXAMPLE)
     (tmp_path / ".env").write_text("DAGSTER_ENV=staging\nPOSTGRES_PASSWORD=ours\n")
 
-    added = env_file.add_missing_variables(tmp_path, reason="template 0.1.0")
+    added = env_file.add_missing_variables(tmp_path, reason="copier update (template 0.1.0)")
 
     assert added == ["POSTGRES_USER", "DAGSTER_POSTGRES_URL", "S3_SECRET_KEY"]
     text = (tmp_path / ".env").read_text()

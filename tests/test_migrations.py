@@ -6,6 +6,7 @@ import importlib.util
 import io
 import re
 import shutil
+import stat
 import subprocess
 import tarfile
 from pathlib import Path
@@ -163,8 +164,13 @@ def test_env_file_catches_up_with_env_example_on_update_to_0_1_0(
     repository = copy_template_working_tree(tmp_path / "template")
     example = repository / "template" / ".env.example"
     current = example.read_text()
-    # Until commit 301fb1c, .env.example ended after DATA_DIR.
-    early = current[: current.index("\n", current.index("DATA_DIR=")) + 1]
+    # Until commit 301fb1c, .env.example ended after DATA_DIR; it set DAGSTER_ENV and DATA_DIR
+    # to their defaults (a value in .env beats the shell's, so they are comments now).
+    early = re.sub(
+        r"(?m)^# (DAGSTER_ENV|DATA_DIR)=",
+        r"\1=",
+        current[: current.index("\n", current.index("DATA_DIR=")) + 1],
+    )
     example.write_text(early)
     git(repository, "init", "--quiet")
     commit_all(repository, "An untagged development version")
@@ -178,7 +184,7 @@ def test_env_file_catches_up_with_env_example_on_update_to_0_1_0(
         str(repository), str(project), vcs_ref=untagged, defaults=True, unsafe=True, quiet=True
     )
     env = project / ".env"
-    assert env.read_text() == early
+    assert env.read_text().startswith(early)
     env.write_text(early.replace("EXCHANGE_MODE=replay", "EXCHANGE_MODE=live"))
     capfd.readouterr()
 
@@ -187,14 +193,18 @@ def test_env_file_catches_up_with_env_example_on_update_to_0_1_0(
     )
 
     text = env.read_text()
-    assert text.startswith(early.replace("EXCHANGE_MODE=replay", "EXCHANGE_MODE=live"))
     assert "# Added by copier update (template 0.1.0)" in text
     values = dict(re.findall(r"(?m)^([A-Z_][A-Z0-9_]*)=(.*)$", text))
     published = dict(re.findall(r"(?m)^([A-Z_][A-Z0-9_]*)=(.*)$", current))
+    # The user's own value stays; switches still at their defaults no longer beat the shell's.
+    assert values.pop("EXCHANGE_MODE") == "live" != published.pop("EXCHANGE_MODE")
+    assert "# DAGSTER_ENV=dev" in text.splitlines() and "# DATA_DIR=data" in text.splitlines()
+    assert values.pop("DAGSTER_HOME") == str((project / ".dagster_home").resolve())
     assert values.keys() == published.keys()
     for name in ("POSTGRES_PASSWORD", "S3_SECRET_KEY"):
         assert values.pop(name) != published.pop(name)
-    assert values == published | {"EXCHANGE_MODE": "live"}
+    assert values == published
+    assert stat.S_IMODE(env.stat().st_mode) == 0o600
     assert "Added to .env from .env.example: " in capfd.readouterr().out
 
 

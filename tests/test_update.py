@@ -71,7 +71,7 @@ CHECKS_SUMMARY = "Our house rules for OHLCV quality, edited after generation."
 MARKDOWN_SUMMARY = "Markdown for Dagster metadata, tuned by us after generation."
 PRINT_ASSET_KEYS = (
     f"from {PACKAGE}.definitions import defs; "
-    "print(*sorted(key.to_user_string() for key in defs.resolve_all_asset_keys()))"
+    "print(*sorted(key.to_user_string() for key in defs().resolve_all_asset_keys()))"
 )
 
 

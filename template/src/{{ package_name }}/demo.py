@@ -1,30 +1,35 @@
 """Materialize the whole pipeline for one day in this project's Dagster instance, then say where
 the data is. Run it from the project directory: `uv run python -m <package>.demo --date 2024-01-02`.
 
-Runs land in DAGSTER_HOME (default: ./.dagster_home), so `dagster dev` shows them afterwards.
+Runs land in the instance `.env` names (DAGSTER_HOME, this project's `.dagster_home/`; the demo
+sets it up with `local_env` when it is missing), so `uv run dg dev` shows them afterwards.
 """
 
 import argparse
 import os
 from pathlib import Path
 
-DAGSTER_YAML = """\
-# Local Dagster instance of the dev environment (SQLite storage in this folder).
-telemetry:
-  enabled: false
-"""
+from dotenv import dotenv_values
 
+from . import local_env
 
 # Step-by-step debug events stay in the instance (and the UI); the terminal gets warnings.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def prepare_dagster_home() -> Path:
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
+def load_local_environment(project: Path) -> Path:
+    """Load `.env` (set up if missing) as `dg dev` does; return the instance it names.
+
+    Dagster's CLI loads `.env` from the project directory over the shell's variables, so the
+    demo does the same: its runs land in the instance `dg dev` and `dagster dev` serve, with the
+    same DATA_DIR and EXCHANGE_MODE.
+    """
+    for note in local_env.prepare(project):
+        print(note)
+    values = dotenv_values(project / ".env")
+    os.environ.update({name: value for name, value in values.items() if value is not None})
+    home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
     return home
 
 
@@ -38,14 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         help="partition day, YYYY-MM-DD (default: the last complete UTC day)",
     )
     args = parser.parse_args(argv)
-    home = prepare_dagster_home()
+    home = load_local_environment(Path.cwd())
 
     import dagster as dg
     import duckdb
 
-    from .definitions import defs
+    from .definitions import load_definitions
     from .jobs import daily_market_data_job
 
+    defs = load_definitions()
     resources = defs.resources or {}
     job = defs.resolve_job_def(daily_market_data_job.name)
     with dg.DagsterInstance.get() as instance:
@@ -53,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             partition_key=args.date, instance=instance, run_config=QUIET_LOGS
         )
     if not result.success:
-        print(f"The run for {args.date} failed; open `uv run dagster dev` to see why.")
+        print(f"The run for {args.date} failed; open `uv run dg dev` to see why.")
         return 1
 
     raw_dir = Path(resources["extract_io_manager"].base_path) / "raw"
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  graph: {graph_queries.market_count(graph.query, day)} markets on {args.date}")
     print(f"  assets on every exchange: {', '.join(everywhere)}")
     print(f"  ask it: uv run python -m {__package__}.graph_queries --date {args.date}")
-    print(f"Dagster instance: {home}. Browse it with: DAGSTER_HOME={home} uv run dagster dev")
+    print(f"Dagster instance: {home}. Browse its runs with: uv run dg dev")
     return 0
 
 

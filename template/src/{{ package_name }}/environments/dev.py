@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
+
 from ..io_managers import DuckDBIOManager, FilesystemIOManager, KuzuDBIOManager
 from ..resources import ExchangeResource
 from ..resources.graph import GraphQueryResource
@@ -36,4 +38,6 @@ def dev_resources(
     }
 
 
-defs = build_definitions(dev_resources())
+def definitions() -> dg.Definitions:
+    """The project's Definitions bound to the dev resources (built when Dagster loads them)."""
+    return build_definitions(dev_resources())

@@ -27,4 +27,6 @@ def prod_resources() -> dict[str, object]:
     }
 
 
-defs = build_definitions(prod_resources())
+def definitions() -> dg.Definitions:
+    """The project's Definitions bound to the prod resources (built when Dagster loads them)."""
+    return build_definitions(prod_resources())

@@ -29,4 +29,6 @@ def staging_resources() -> dict[str, object]:
     }
 
 
-defs = build_definitions(staging_resources())
+def definitions() -> dg.Definitions:
+    """The project's Definitions bound to the staging resources (built when Dagster loads them)."""
+    return build_definitions(staging_resources())

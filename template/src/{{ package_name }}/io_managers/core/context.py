@@ -28,6 +28,6 @@ def materialize_hint(asset: str, partition_key: str | None = None) -> str:
     """How to produce missing upstream data, for 'not found' errors."""
     partition = f" --partition {partition_key}" if partition_key is not None else ""
     return (
-        f"Materialize the upstream first, e.g. `dagster asset materialize --select {asset}"
-        f"{partition}` or the UI."
+        f"Materialize the upstream first, e.g. `uv run dg launch --assets {asset}{partition}` "
+        "or in the UI (`uv run dg dev`)."
     )
