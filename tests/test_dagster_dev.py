@@ -1,4 +1,5 @@
-"""`dagster dev` in a rendered project serves the UI with every asset, check, job and schedule."""
+"""`dagster dev` in a rendered project serves the UI with every asset, check, job, schedule and
+sensor, the schedule and the automation sensor stopped until someone turns one on."""
 
 import json
 import os
@@ -24,7 +25,13 @@ QUERY = """
     assetChecksOrError { ... on AssetChecks { checks { name } } }
   }
   repositoriesOrError {
-    ... on RepositoryConnection { nodes { jobs { name } schedules { name cronSchedule } } }
+    ... on RepositoryConnection {
+      nodes {
+        jobs { name }
+        schedules { name cronSchedule scheduleState { status } }
+        sensors { name sensorType sensorState { status } }
+      }
+    }
   }
 }
 """
@@ -105,7 +112,19 @@ def test_dagster_dev_serves_the_whole_pipeline(tmp_path_factory, dagster_home: P
         (repository,) = data["repositoriesOrError"]["nodes"]
         assert "daily_market_data" in {job["name"] for job in repository["jobs"]}
         assert repository["schedules"] == [
-            {"name": "daily_market_data_schedule", "cronSchedule": "10 0 * * *"}
+            {
+                "name": "daily_market_data_schedule",
+                "cronSchedule": "10 0 * * *",
+                "scheduleState": {"status": "STOPPED"},
+            }
+        ]
+        # The project's automation sensor, and no default one beside it.
+        assert repository["sensors"] == [
+            {
+                "name": "daily_market_data_automation",
+                "sensorType": "AUTO_MATERIALIZE",  # an automation condition sensor
+                "sensorState": {"status": "STOPPED"},
+            }
         ]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
