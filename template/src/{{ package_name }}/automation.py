@@ -24,12 +24,13 @@ EXTRACT_CONDITION = dg.AutomationCondition.on_cron(DAILY_CRON, CRON_TIMEZONE)
 
 DOWNSTREAM_CONDITION = (
     # eager: the latest day only, requested once each time a parent updates (or will update in
-    # the same tick, so the tick's extract, transforms and graph share one run); it waits while
-    # a parent is missing or in progress and never requests a day that is already running.
+    # the same tick, so the tick's extracts, market/ohlcv and the graph share one run); it waits
+    # while a parent is missing or in progress and never requests a day that is already running.
     dg.AutomationCondition.eager()
     # ... and never on bad data: every blocking check of every parent (ohlc_consistency and
-    # unique_candles on market/ohlcv) passed on the parent's latest materialization, or runs in
-    # the same run, where a failure stops this step before it starts.
+    # unique_candles on market/ohlcv) passed on the parent's latest materialization. Those
+    # checks are declared per asset, not per day, so they never count as requested in the same
+    # tick: ohlcv_features waits for their results and runs on a later evaluation.
     & dg.AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("eager_after_blocking_checks")
 
