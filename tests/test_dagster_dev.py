@@ -1,6 +1,6 @@
-"""The UI of a rendered project: `dg dev` (and `dagster dev`) serve every asset, check, job and
-schedule, and the runs the demo launched, from the dev instance `.env` names (no variable set by
-hand)."""
+"""The UI of a rendered project: `dg dev` (and `dagster dev`) serve every asset, check, job,
+schedule and sensor (the schedule and the automation sensor stopped until someone turns one on),
+and the runs the demo launched, from the dev instance `.env` names (no variable set by hand)."""
 
 import json
 import os
@@ -35,7 +35,13 @@ QUERY = """
     assetChecksOrError { ... on AssetChecks { checks { name } } }
   }
   repositoriesOrError {
-    ... on RepositoryConnection { nodes { jobs { name } schedules { name cronSchedule } } }
+    ... on RepositoryConnection {
+      nodes {
+        jobs { name }
+        schedules { name cronSchedule scheduleState { status } }
+        sensors { name sensorType sensorState { status } }
+      }
+    }
   }
   runsOrError { ... on Runs { results { runId status tags { key value } } } }
   instance { runQueuingSupported info }
@@ -144,7 +150,19 @@ def assert_serves_the_whole_pipeline(data: dict) -> None:
     (repository,) = data["repositoriesOrError"]["nodes"]
     assert "daily_market_data" in {job["name"] for job in repository["jobs"]}
     assert repository["schedules"] == [
-        {"name": "daily_market_data_schedule", "cronSchedule": "10 0 * * *"}
+        {
+            "name": "daily_market_data_schedule",
+            "cronSchedule": "10 0 * * *",
+            "scheduleState": {"status": "STOPPED"},
+        }
+    ]
+    # The project's automation sensor, and no default one beside it.
+    assert repository["sensors"] == [
+        {
+            "name": "daily_market_data_automation",
+            "sensorType": "AUTO_MATERIALIZE",  # an automation condition sensor
+            "sensorState": {"status": "STOPPED"},
+        }
     ]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from ..automation import EXTRACT_CONDITION
 from ..partitions import daily_partitions
 from ..resources import ExchangeResource
 from ..settings import EXCHANGES, SYMBOLS, TIMEFRAME
@@ -20,8 +21,12 @@ RAW_PREFIX = "raw"
 # Fields of ccxt's unified market structure worth keeping; the rest is exchange-specific noise.
 MARKET_FIELDS = ("id", "symbol", "base", "quote", "type", "spot", "active", "precision", "limits")
 
-# Network hiccups that outlast the resource's own retries get a second chance at step level.
-EXTRACT_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)
+# Network hiccups that outlast the resource's own retries get a second chance at step level:
+# about 30 s, then about 90 s later. Jitter spreads each wait by up to 30 s either way, so the
+# steps of many partitions (a backfill) that failed together do not all retry in the same second.
+EXTRACT_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 def ohlcv_asset_key(exchange_id: str) -> dg.AssetKey:
@@ -47,6 +52,7 @@ def build_extract_assets(
         group_name=EXTRACT_GROUP,
         kinds={"ccxt", "python"},
         retry_policy=retry_policy,
+        automation_condition=EXTRACT_CONDITION,
         description=f"{timeframe} candles of {', '.join(symbols)} on {exchange_id}, one UTC day.",
     )
     def extract_ohlcv(
@@ -83,6 +89,7 @@ def build_extract_assets(
         group_name=EXTRACT_GROUP,
         kinds={"ccxt", "python"},
         retry_policy=retry_policy,
+        automation_condition=EXTRACT_CONDITION,
         description=f"Markets listed on {exchange_id} (symbols, base/quote, precision, active).",
     )
     def extract_markets(

@@ -19,6 +19,7 @@ import dagster as dg
 import polars as pl
 
 from .. import graph_queries
+from ..automation import DOWNSTREAM_CONDITION
 from ..markdown import markdown_table
 from ..partitions import daily_partitions
 from ..settings import EXCHANGES, SYMBOLS
@@ -317,6 +318,7 @@ def build_graph_assets(
                 metadata=table.metadata,
                 description=table.description,
                 kinds={"kuzu", "polars"},
+                automation_condition=DOWNSTREAM_CONDITION,
             )
             for table in GRAPH_TABLES
         },

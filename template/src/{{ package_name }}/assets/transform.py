@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from ..automation import DOWNSTREAM_CONDITION, TRANSFORM_FRESHNESS_POLICY
 from ..checks import OHLCV_CHECK_SPECS, run_ohlcv_checks
 from ..partitions import daily_partitions
 from ..schemas import CANDLE_KEY, FEATURES_SCHEMA, OHLCV_SCHEMA
@@ -100,6 +101,8 @@ def compute_features(
     kinds={"polars"},
     metadata=TABLE_METADATA,
     pool=WAREHOUSE_POOL,
+    automation_condition=DOWNSTREAM_CONDITION,
+    freshness_policy=TRANSFORM_FRESHNESS_POLICY,
     check_specs=OHLCV_CHECK_SPECS,
     description=f"{TIMEFRAME} candles of every exchange and symbol, normalized, one UTC day.",
 )
@@ -122,6 +125,8 @@ def ohlcv(
     kinds={"polars"},
     metadata=TABLE_METADATA,
     pool=WAREHOUSE_POOL,
+    automation_condition=DOWNSTREAM_CONDITION,
+    freshness_policy=TRANSFORM_FRESHNESS_POLICY,
     description="Per-symbol returns, log returns, session VWAP and rolling volatility.",
 )
 def ohlcv_features(ohlcv: pl.DataFrame) -> pl.DataFrame:

@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 
 from ..assets import extract_assets, graph_assets, transform_assets
+from ..automation import automation_sensor
 from ..jobs import daily_market_data_job
 from ..schedules import daily_market_data_schedule
 
@@ -34,5 +35,6 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
         assets=[*extract_assets, *transform_assets, *graph_assets],
         jobs=[daily_market_data_job],
         schedules=[daily_market_data_schedule],
+        sensors=[automation_sensor],
         resources=dict(resources),
     )

@@ -1,7 +1,7 @@
 """dev: everything on this machine. Raw JSON files, a DuckDB warehouse, a Kuzu graph, replayed
 exchanges.
 
-Data goes to DATA_DIR (default ./data, relative to where `dagster dev` runs): raw files under
+Data goes to DATA_DIR (default ./data, relative to where `dg dev` runs): raw files under
 data/raw/ (the asset key prefix), the warehouse in data/crypto.duckdb, the market graph in
 data/graph.kuzu and its read-only copy for Kuzu Explorer in data/explorer/graph.kuzu.
 Set EXCHANGE_MODE=live to pull real data from the exchanges.

@@ -150,7 +150,7 @@ class SQLConnection:
             from sqlalchemy.pool import NullPool
 
             # NullPool: a connection per operation, closed afterwards, so nothing stays open in
-            # `dagster dev` between runs and nothing is shared across forked step processes.
+            # `dg dev` between runs and nothing is shared across forked step processes.
             if self.db_type == "sqlite":
                 connect_args: dict[str, Any] = {
                     "timeout": self.connect_timeout_seconds,
