@@ -156,9 +156,19 @@ def test_secret_scan_refuses_new_secrets_and_allows_the_published_passwords(
 
 
 def test_template_hooks_pass_on_a_copy_of_the_working_tree(tmp_path: Path) -> None:
-    repository = copy_template_working_tree(tmp_path / "template")
+    # Not in a folder named "template": ruff's `extend-exclude = ["template"]` matches any
+    # ancestor of that name, and ruff would then check nothing.
+    repository = copy_template_working_tree(tmp_path / "repository")
     git(repository, "init", "--quiet", "--initial-branch", "main")
     commit_all(repository, "The working tree")
     passed(pre_commit(repository, "run", "--all-files").stdout, TEMPLATE_HOOKS)
     # The hooks' own virtualenv (.venv) is git-ignored: nothing else appeared or changed.
     assert git(repository, "status", "--porcelain") == ""
+    # docs/development.md: once installed, git runs them on each commit.
+    pre_commit(repository, "install")
+    (repository / "hooks" / "notes.py").write_text("NOTES = 'quoted the other way'   \n")
+    git(repository, "add", "hooks/notes.py")
+    commit = failing(repository, "git", "commit", "--quiet", "-m", "Notes")
+    for hook in ("trim trailing whitespace", "ruff format"):
+        assert re.search(rf"{hook}\.+Failed", commit.stdout + commit.stderr), commit.stderr
+    assert (repository / "hooks" / "notes.py").read_text() == 'NOTES = "quoted the other way"\n'
