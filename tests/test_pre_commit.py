@@ -96,6 +96,25 @@ def test_render_hooks_pass_and_change_nothing(tmp_path_factory) -> None:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("defaults")
+def test_fixers_leave_the_recorded_payloads_byte_for_byte(tmp_path_factory) -> None:
+    render = installed_render("defaults", tmp_path_factory)
+    samples = sorted((render.path / "src" / render.package / "replay" / "samples").glob("*"))
+    assert samples, "no recorded payloads: the exclusion has nothing to protect"
+    sample = samples[0]
+    recorded = sample.read_bytes()
+    try:
+        sample.write_bytes(recorded + b"  \n\n")  # what both fixers would change
+        names = [sample.relative_to(render.path).as_posix()]
+        for hook in ("trailing-whitespace", "end-of-file-fixer"):
+            result = pre_commit(render.path, "run", hook, "--files", *names)
+            assert "(no files to check)Skipped" in result.stdout, result.stdout
+        assert sample.read_bytes() == recorded + b"  \n\n"
+    finally:
+        sample.write_bytes(recorded)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("defaults")
 def test_installed_git_hook_fixes_a_file_and_refuses_the_commit(tmp_path_factory) -> None:
     project = installed_render("defaults", tmp_path_factory).path
     head, before = git(project, "rev-parse", "HEAD"), git(project, "status", "--porcelain")
