@@ -28,6 +28,7 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "exchanges": ["binance", "bybit", "okx", "kraken"],
         "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"],
         "timeframe": "15m",
+        "license": "Apache-2.0",
     },
     "kraken_okx_4h": {
         "project_name": "Alt Data",
@@ -39,6 +40,7 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "partitions_start_date": "2023-06-15",
         "author_name": "Quant Team",
         "author_email": "quant@example.org",
+        "license": "Proprietary",
     },
 }
 

@@ -51,6 +51,7 @@ def test_python_version_reaches_the_project(tmp_path: Path) -> None:
         ({"package_name": "servers"}, "clashes with a library or a test helper"),
         ({"author_email": "nobody"}, 'author_email "nobody" is not an e-mail address'),
         ({"python_version": "2.7"}, "Invalid choice for 'python_version'"),
+        ({"license": "GPL-3.0"}, "Invalid choice for 'license'"),
         ({"exchanges": []}, "exchanges must name at least one exchange: choose from binance"),
         ({"exchanges": ["ftx"]}, "Invalid choice for 'exchanges'"),
         ({"symbols": "BTC/USDT"}, "symbols must be a non-empty YAML list"),

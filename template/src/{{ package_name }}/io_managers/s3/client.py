@@ -49,8 +49,8 @@ class S3Settings:
 
     Example::
 
-        settings = S3Settings(endpoint_url="http://localhost:9000", access_key="minioadmin",
-                              secret_key="minioadmin", bucket="crypto-data")
+        settings = S3Settings(endpoint_url="http://localhost:9000", access_key="<access-key>",
+                              secret_key="<secret-key>", bucket="crypto-data")
         client = S3Client(settings)
     """
 

@@ -45,7 +45,9 @@ class S3CredentialsError(S3Error, PermissionError):
     Example::
 
         with pytest.raises(S3CredentialsError, match="S3_SECRET_KEY"):
-            S3IOManager(bucket="b", access_key="a", secret_key="wrong").handle_output(ctx, {})
+            S3IOManager(
+                bucket="b", access_key="a", secret_key="wrong"  # pragma: allowlist secret
+            ).handle_output(ctx, {})
     """
 
 
