@@ -3,6 +3,7 @@
 - `.env` is made from `.env.example` with freshly generated local passwords (it is git-ignored),
   naming the project's dev Dagster instance in `.dagster_home/`: the generated package's
   `local_env`, which users who skipped the tasks run themselves;
+- uv.lock is written (`uv lock`), so the first commit installs in CI as it does locally;
 - a git repository with a first commit is created, unless the project is already inside one
   (`copier update` needs the project under git).
 
@@ -48,6 +49,32 @@ def failed_step(project: Path, *args: str) -> str | None:
     return f"`git {' '.join(args)}` failed; finish by hand:\n{result.stderr.strip()}"
 
 
+def lock_dependencies(project: Path) -> list[str]:
+    """Write uv.lock, so the first commit installs in CI (`uv sync --locked`) as it does here.
+
+    Needs uv and the package index; without them the user's first `uv sync` writes the lock.
+    """
+    if not (project / "pyproject.toml").exists() or (project / "uv.lock").exists():
+        return []
+    uv = shutil.which("uv")
+    if uv is None:
+        return ["uv is not on PATH: `uv sync` will write uv.lock (commit it: CI installs from it)."]
+    try:
+        result = subprocess.run(
+            [uv, "lock", "--quiet"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return ["`uv lock` took over 5 minutes: `uv sync` will write uv.lock (commit it)."]
+    if result.returncode:
+        return [f"`uv lock` failed; `uv sync` will write uv.lock (commit it):\n{result.stderr}"]
+    return ["Locked the dependencies in uv.lock."]
+
+
 def initialize_repository(project: Path, author_name: str, author_email: str) -> list[str]:
     """Create the repository and its first commit; return what to tell the user."""
     if shutil.which("git") is None:
@@ -87,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     project = Path.cwd()
 
     for note in prepare(project) or ["Kept the existing .env."]:
+        print(note)
+    for note in lock_dependencies(project):
         print(note)
     for note in initialize_repository(project, args.author_name, args.author_email):
         print(note)

@@ -92,7 +92,8 @@ def test_copy_commits_everything_but_env(copied_project: Path) -> None:
     assert git(copied_project, "rev-list", "--count", "HEAD").strip() == "1"
     assert not git(copied_project, "status", "--porcelain")
     tracked = git(copied_project, "ls-files").splitlines()
-    assert {".env.example", ".copier-answers.yml", "pyproject.toml"} <= set(tracked)
+    # uv.lock too: the first commit installs in CI with `uv sync --locked`.
+    assert {".env.example", ".copier-answers.yml", "pyproject.toml", "uv.lock"} <= set(tracked)
     assert ".env" not in tracked
     for secrets_file in (".env", ".env.prod", ".env.staging"):
         git(copied_project, "check-ignore", "--quiet", secrets_file)
@@ -160,7 +161,8 @@ def test_without_trust_copy_refuses_tasks_and_skip_tasks_renders_every_file(
         }
 
     # The copy task's only files: .env and the dev instance's link to its config.
-    assert files(project) == files(copied_project) - {".env", ".dagster_home/dagster.yaml"}
+    copy_task_files = {".env", ".dagster_home/dagster.yaml", "uv.lock"}
+    assert files(project) == files(copied_project) - copy_task_files
     assert not (project / ".env").exists() and not (project / ".git").exists()
     assert "uv run python -m dagster_crypto_data.local_env" in message
     assert "git init" in message
