@@ -4,10 +4,12 @@ Renders come from the committed template plus any uncommitted changes (`vcs_ref=
 every `uv` call shares one cache, so the answer sets cost one resolution between them.
 """
 
+import io
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +165,30 @@ def copy_template_working_tree(destination: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
     return destination
+
+
+def template_versions(repository: Path, old_revision: str, old_tag: str, new_tag: str) -> Path:
+    """A template repository with two tagged releases: `old_revision` of this template's git
+    history as `old_tag`, and the working tree as it is now as `new_tag`."""
+    repository.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", old_revision],
+        cwd=TEMPLATE_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(repository, filter="data")
+    git(repository, "init", "--quiet", "--initial-branch", "main")
+    commit_all(repository, f"Release {old_tag}")
+    git(repository, "tag", old_tag)
+    for child in repository.iterdir():
+        if child.name != ".git":
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+    copy_template_working_tree(repository)
+    commit_all(repository, f"Release {new_tag}")
+    git(repository, "tag", new_tag)
+    return repository
 
 
 _renders: dict[str, Render] = {}

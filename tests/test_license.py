@@ -8,10 +8,7 @@ existed gets the default on `copier update`.
 
 import datetime
 import hashlib
-import io
 import re
-import shutil
-import subprocess
 import tarfile
 import tomllib
 import zipfile
@@ -21,7 +18,7 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, commit_all, copy_template_working_tree, git, render, run_uv
+from conftest import TEMPLATE_ROOT, commit_all, git, render, run_uv, template_versions
 
 CONFIG = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
 CHOICES: list[str] = CONFIG["license"]["choices"]
@@ -151,26 +148,10 @@ def template_before_the_license_question() -> str:
 
 
 def test_update_of_a_project_from_before_the_question_gets_the_default(tmp_path: Path) -> None:
-    repository = tmp_path / "template"
-    repository.mkdir()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", template_before_the_license_question()],
-        cwd=TEMPLATE_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(repository, filter="data")
-    git(repository, "init", "--quiet", "--initial-branch", "main")
-    commit_all(repository, "Before the license question")
     # Tags past every registered migration: this update runs none, only the new question.
-    git(repository, "tag", "v9.0.0")
-    for child in repository.iterdir():
-        if child.name != ".git":
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
-    copy_template_working_tree(repository)
-    commit_all(repository, "The license question")
-    git(repository, "tag", "v9.1.0")
+    repository = template_versions(
+        tmp_path / "template", template_before_the_license_question(), "v9.0.0", "v9.1.0"
+    )
 
     project = tmp_path / "project"
     copier.run_copy(

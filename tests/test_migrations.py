@@ -3,17 +3,14 @@ sync_env_file migration on the real template, updating from an untagged version 
 the real v0_2_0_layout moves, updating from the template before them to the working tree."""
 
 import importlib.util
-import io
 import re
 import shutil
 import stat
-import subprocess
-import tarfile
 from pathlib import Path
 
 import copier
 import pytest
-from conftest import TEMPLATE_ROOT, commit_all, copy_template_working_tree, git
+from conftest import TEMPLATE_ROOT, commit_all, copy_template_working_tree, git, template_versions
 
 TABLES_V1 = '''"""Tables, as the template first wrote them."""
 
@@ -253,25 +250,9 @@ def test_layout_moves_keep_edits_on_update_to_0_2_0(
 ) -> None:
     """0.1.0 is the template before the moves (from git history), 0.2.0 the working tree."""
     moves = layout_moves()
-    repository = tmp_path / "template"
-    repository.mkdir()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", template_before_the_moves(moves)],
-        cwd=TEMPLATE_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(repository, filter="data")
-    git(repository, "init", "--quiet")
-    commit_all(repository, "Release 0.1.0")
-    git(repository, "tag", "v0.1.0")
-    for child in repository.iterdir():
-        if child.name != ".git":
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
-    copy_template_working_tree(repository)
-    commit_all(repository, "Release 0.2.0")
-    git(repository, "tag", "v0.2.0")
+    repository = template_versions(
+        tmp_path / "template", template_before_the_moves(moves), "v0.1.0", "v0.2.0"
+    )
 
     project = tmp_path / "project"
     copier.run_copy(
