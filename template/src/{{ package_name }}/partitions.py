@@ -12,7 +12,9 @@ from .settings import BACKFILL_MAX_DAYS_PER_RUN, PARTITIONS_START_DATE
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START_DATE, timezone="UTC")
 
 
-def daily_backfill_policy(max_days_per_run: int | None = BACKFILL_MAX_DAYS_PER_RUN) -> dg.BackfillPolicy:
+def daily_backfill_policy(
+    max_days_per_run: int | None = BACKFILL_MAX_DAYS_PER_RUN,
+) -> dg.BackfillPolicy:
     """Single run for any range by default; runs of at most `max_days_per_run` days if set.
 
     Example::
