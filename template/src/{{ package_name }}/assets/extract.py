@@ -2,16 +2,22 @@
 
 One OHLCV asset and one markets asset per configured exchange. They call the exchange only
 through the `exchange` resource, so the same code runs live or on replayed payloads.
+
+A run of one day returns that day's payload. A run of a range of days (a single-run backfill)
+fetches the whole window at once, paging through the exchange, and returns one payload per day,
+`{"2024-01-02": {...}, "2024-01-03": {...}}`, exactly the payloads the days run one by one would
+return; the IO manager stores each under its day.
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
 import dagster as dg
 
 from ..automation import EXTRACT_CONDITION
-from ..partitions import daily_partitions
+from ..partitions import daily_backfill_policy, daily_partitions
 from ..resources import ExchangeResource
 from ..settings import EXCHANGES, SYMBOLS, TIMEFRAME
 
@@ -37,6 +43,20 @@ def markets_asset_key(exchange_id: str) -> dg.AssetKey:
     return dg.AssetKey([RAW_PREFIX, f"{exchange_id}_markets"])
 
 
+def partition_days(context: dg.AssetExecutionContext) -> list[tuple[str, datetime, datetime]]:
+    """(key, start, end) of every day the run materializes: one, or a backfill's range."""
+    windows = {
+        key: daily_partitions.time_window_for_partition_key(key) for key in context.partition_keys
+    }
+    return [(key, window.start, window.end) for key, window in windows.items()]
+
+
+def per_day(payloads: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What a run returns: the day's payload, or `{day: payload}` when it covers several days
+    (the IO managers store each under its day)."""
+    return next(iter(payloads.values())) if len(payloads) == 1 else payloads
+
+
 def build_extract_assets(
     exchange_id: str,
     symbols: Sequence[str] = SYMBOLS,
@@ -52,35 +72,55 @@ def build_extract_assets(
         group_name=EXTRACT_GROUP,
         kinds={"ccxt", "python"},
         retry_policy=retry_policy,
+        backfill_policy=daily_backfill_policy(),
         automation_condition=EXTRACT_CONDITION,
-        description=f"{timeframe} candles of {', '.join(symbols)} on {exchange_id}, one UTC day.",
+        description=f"{timeframe} candles of {', '.join(symbols)} on {exchange_id}, per UTC day.",
     )
     def extract_ohlcv(
         context: dg.AssetExecutionContext, exchange: ExchangeResource
     ) -> dict[str, Any]:
         window = context.partition_time_window
-        data = []
-        for symbol in symbols:
-            candles = exchange.fetch_ohlcv_range(
+        days = partition_days(context)
+        by_symbol = {
+            # The whole window in one paginated fetch per symbol: a year costs a few pages.
+            symbol: exchange.fetch_ohlcv_range(
                 exchange_id, symbol, timeframe, window.start, window.end
             )
-            data.append({"symbol": symbol, "timeframe": timeframe, "ohlcv": candles})
-        candle_counts = {entry["symbol"]: len(entry["ohlcv"]) for entry in data}
-        context.add_output_metadata(
-            {"candles": sum(candle_counts.values()), "candles_per_symbol": candle_counts}
-        )
-        return {
-            "data": data,
-            "metadata": {
-                "exchange": exchange_id,
-                "timeframe": timeframe,
-                "window_start_ms": int(window.start.timestamp() * 1000),
-                "window_end_ms": int(window.end.timestamp() * 1000),
-                "mode": exchange.mode,
-                "candles_per_symbol": candle_counts,
-                "ccxt_version": version("ccxt"),
-            },
+            for symbol in symbols
         }
+        payloads = {}
+        for key, start, end in days:
+            start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+            data = [
+                {
+                    "symbol": symbol,
+                    "timeframe": timeframe,
+                    "ohlcv": [row for row in candles if start_ms <= row[0] < end_ms],
+                }
+                for symbol, candles in by_symbol.items()
+            ]
+            candle_counts = {entry["symbol"]: len(entry["ohlcv"]) for entry in data}
+            payloads[key] = {
+                "data": data,
+                "metadata": {
+                    "exchange": exchange_id,
+                    "timeframe": timeframe,
+                    "window_start_ms": start_ms,
+                    "window_end_ms": end_ms,
+                    "mode": exchange.mode,
+                    "candles_per_symbol": candle_counts,
+                    "ccxt_version": version("ccxt"),
+                },
+            }
+        candle_counts = {symbol: len(candles) for symbol, candles in by_symbol.items()}
+        context.add_output_metadata(
+            {
+                "candles": sum(candle_counts.values()),
+                "candles_per_symbol": candle_counts,
+                "days": len(days),
+            }
+        )
+        return per_day(payloads)
 
     @dg.asset(
         key=markets_asset_key(exchange_id),
@@ -89,27 +129,33 @@ def build_extract_assets(
         group_name=EXTRACT_GROUP,
         kinds={"ccxt", "python"},
         retry_policy=retry_policy,
+        backfill_policy=daily_backfill_policy(),
         automation_condition=EXTRACT_CONDITION,
         description=f"Markets listed on {exchange_id} (symbols, base/quote, precision, active).",
     )
     def extract_markets(
         context: dg.AssetExecutionContext, exchange: ExchangeResource
     ) -> dict[str, Any]:
+        # Exchanges list their markets as they are now: every day of a range gets the same list.
         markets = exchange.load_markets(exchange_id)
         data = [
             {field: market.get(field) for field in MARKET_FIELDS}
             for _, market in sorted(markets.items())
         ]
-        context.add_output_metadata({"markets": len(data)})
-        return {
-            "data": data,
-            "metadata": {
-                "exchange": exchange_id,
-                "snapshot_day": context.partition_key,
-                "mode": exchange.mode,
-                "ccxt_version": version("ccxt"),
-            },
+        context.add_output_metadata({"markets": len(data), "days": len(context.partition_keys)})
+        payloads = {
+            key: {
+                "data": data,
+                "metadata": {
+                    "exchange": exchange_id,
+                    "snapshot_day": key,
+                    "mode": exchange.mode,
+                    "ccxt_version": version("ccxt"),
+                },
+            }
+            for key in context.partition_keys
         }
+        return per_day(payloads)
 
     return [extract_ohlcv, extract_markets]
 

@@ -1,6 +1,11 @@
-"""Transform assets: raw exchange payloads -> normalized polars frames with explicit schemas."""
+"""Transform assets: raw exchange payloads -> normalized polars frames with explicit schemas.
 
-from collections.abc import Iterator, Mapping
+A run of a range of days (a single-run backfill) transforms the whole range at once and returns
+one frame, the rows of every day, equal to the concatenation of the days run one by one: the
+features are computed per UTC day (session VWAP, rolling windows restart each day).
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +14,7 @@ import polars as pl
 
 from ..automation import DOWNSTREAM_CONDITION, TRANSFORM_FRESHNESS_POLICY
 from ..checks import OHLCV_CHECK_SPECS, run_ohlcv_checks
-from ..partitions import daily_partitions
+from ..partitions import daily_backfill_policy, daily_partitions
 from ..schemas import CANDLE_KEY, FEATURES_SCHEMA, OHLCV_SCHEMA
 from ..settings import EXCHANGES, SYMBOLS, TIMEFRAME
 from .extract import ohlcv_asset_key
@@ -67,11 +72,25 @@ def normalize_ohlcv(
     )
 
 
+def range_payload(payload: Mapping[str, Any], days: Sequence[str]) -> Mapping[str, Any]:
+    """One extract payload for the run: the day's, or the days' `data` joined for a range.
+
+    A range input of an extract asset is `{day: payload}` (what its range run returned).
+    """
+    if len(days) == 1:
+        return payload
+    return {"data": [entry for day in days for entry in payload[day]["data"]]}
+
+
 def compute_features(
     ohlcv: pl.DataFrame, volatility_window: int = VOLATILITY_WINDOW
 ) -> pl.DataFrame:
-    """Per-symbol returns, log returns, session VWAP and rolling volatility of log returns."""
-    series = ["exchange", "symbol"]
+    """Per-symbol returns, log returns, session VWAP and rolling volatility of log returns.
+
+    Each (exchange, symbol, UTC day) is one series, so a frame of many days gives the rows
+    that each day alone gives.
+    """
+    series = ["exchange", "symbol", pl.col("ts").dt.date()]
     previous_close = pl.col("close").shift(1).over(series, order_by="ts")
     typical_volume = ((pl.col("high") + pl.col("low") + pl.col("close")) / 3) * pl.col("volume")
     log_return = (pl.col("close") / previous_close).log()
@@ -101,16 +120,20 @@ def compute_features(
     kinds={"polars"},
     metadata=TABLE_METADATA,
     pool=WAREHOUSE_POOL,
+    backfill_policy=daily_backfill_policy(),
     automation_condition=DOWNSTREAM_CONDITION,
     freshness_policy=TRANSFORM_FRESHNESS_POLICY,
     check_specs=OHLCV_CHECK_SPECS,
-    description=f"{TIMEFRAME} candles of every exchange and symbol, normalized, one UTC day.",
+    description=f"{TIMEFRAME} candles of every exchange and symbol, normalized, per UTC day.",
 )
 def ohlcv(
     context: dg.AssetExecutionContext, **raw_ohlcv: dict[str, Any]
 ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
-    window = context.partition_time_window
-    payloads = {name.removesuffix("_ohlcv"): payload for name, payload in raw_ohlcv.items()}
+    window, days = context.partition_time_window, context.partition_keys
+    payloads = {
+        name.removesuffix("_ohlcv"): range_payload(payload, days)
+        for name, payload in raw_ohlcv.items()
+    }
     frame = normalize_ohlcv(payloads, window.start, window.end)
     yield dg.Output(frame)
     yield from run_ohlcv_checks(frame, window.start, window.end, EXCHANGES, SYMBOLS, TIMEFRAME)
@@ -125,6 +148,7 @@ def ohlcv(
     kinds={"polars"},
     metadata=TABLE_METADATA,
     pool=WAREHOUSE_POOL,
+    backfill_policy=daily_backfill_policy(),
     automation_condition=DOWNSTREAM_CONDITION,
     freshness_policy=TRANSFORM_FRESHNESS_POLICY,
     description="Per-symbol returns, log returns, session VWAP and rolling volatility.",
