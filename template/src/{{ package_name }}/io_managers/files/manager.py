@@ -147,7 +147,9 @@ class FileStore:
             lambda item: self._prepare(context, meta, selection, item[0], item[1], asset),
             list(payloads.items()),
         )
-        results = self._each(lambda put: self._write(put, context), puts)
+        # The first write alone (a backend may set up its storage on it, e.g. create a bucket).
+        results = [self._write(puts[0], context)]
+        results += self._each(lambda put: self._write(put, context), puts[1:])
 
         asset_path = storage_path_parts(context, meta)
         ranged = len(puts) > 1
@@ -249,13 +251,20 @@ class FileStore:
         return version_id, size[0]
 
     def _each(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``function`` over ``items`` in order, ``concurrency`` at a time; the first error
-        raises (after the running ones finish)."""
+        """``function`` over ``items``, ``concurrency`` at a time, results in order. The first
+        error (in item order) raises once the running calls finish; calls not started yet are
+        cancelled."""
         workers = min(self.concurrency, len(items))
         if workers <= 1:
             return [function(item) for item in items]
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(function, items))
+            futures = [pool.submit(function, item) for item in items]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
 
     # ---------------------------------------------------------------- input
 
