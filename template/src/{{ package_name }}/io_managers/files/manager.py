@@ -154,9 +154,10 @@ class FileStore:
         asset_path = storage_path_parts(context, meta)
         ranged = len(puts) > 1
         sizes = [size for _, size in results]
-        shown = next((put.stored for put in puts if payload_row_count(put.stored)), puts[0].stored)
+        # Schema and preview of the first partition with rows (all partitions share the schema).
+        first = next((put.stored for put in puts if payload_row_count(put.stored)), puts[0].stored)
         metadata: dict[str, MetadataValue] = build_output_metadata(
-            shown,
+            first,
             partitioned=selection is not None,
             uri=self.backend.uri("/".join(asset_path) if ranged else puts[0].path),
             row_count=sum(payload_row_count(put.stored) for put in puts),
