@@ -66,8 +66,10 @@ class LocalBackend:
 class FilesystemIOManager(ConfigurableIOManager):
     """Stores dicts as JSON and polars DataFrames as Parquet under ``base_path``.
 
-    One file per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). Loading
-    several partitions returns one concatenated frame, or ``{partition_key: payload}`` for dicts.
+    One file per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). A run of
+    several partitions writes one file per partition: a frame split by its ``partition_expr``
+    column, a dict given as ``{partition_key: payload}``. Loading several partitions returns
+    one concatenated frame, or ``{partition_key: payload}`` for dicts.
     Metadata: ``table`` renames the last path part; ``write_mode`` append/upsert (with
     ``primary_key``) for frames; ``columns`` on inputs selects frame columns.
 

@@ -89,9 +89,9 @@ class InMemoryIOManager(IOManager):
         self._locations: dict[StorageKey, str] = {}
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
-        written = self._store.handle_output(context, obj)
-        partition_key = None if written.partition_key is None else str(written.partition_key)
-        self._locations[(written.asset_path, partition_key)] = written.path
+        for written in self._store.handle_output(context, obj):
+            key = None if written.partition_key is None else str(written.partition_key)
+            self._locations[(written.asset_path, key)] = written.path
 
     def load_input(self, context: InputContext) -> Any:
         return self._store.load_input(context)

@@ -7,6 +7,7 @@ It knows no backend by name; backends import it, never each other.
 - ``context``: what an output or input is called in messages, and its upstream output;
 - ``naming``: asset key -> path parts or (schema, table); identifiers and path segments checked;
 - ``partitions``: partition keys and time windows, hive segments, table-slice filters;
+- ``ranges``: a run of several partitions split into one payload per partition (file stores);
 - ``payloads``: payload kinds (dict, frame) a manager stores, dtypes a backend refuses;
 - ``frames``: write modes on whole frames, drift and key checks, column selection, dtypes;
 - ``codecs``: JSON for dicts (exact or refused), file extensions;

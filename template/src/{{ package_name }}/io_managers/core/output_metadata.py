@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from .metadata import WriteMode
+from .ranges import describe_keys
 
 PREVIEW_ROWS = 5
 _PREVIEW_CELL_CHARS = 40
@@ -80,15 +81,35 @@ def build_output_metadata(
     table_name: str | None = None,
     row_count: int | None = None,
     write_mode: WriteMode = "overwrite",
+    partitions: Sequence[str] | None = None,
+    bytes_written: int | None = None,
 ) -> dict[str, MetadataValue]:
     """The metadata every output reports.
 
     ``dagster/partition_row_count`` (partitioned) or ``dagster/row_count``: the rows stored after
     the write (pass ``row_count`` when it differs from ``obj``, e.g. after an append);
-    ``dagster/column_schema`` for frames; ``dagster/uri`` or ``dagster/table_name``; ``preview``.
+    ``dagster/column_schema`` for frames; ``dagster/uri`` or ``dagster/table_name``; ``preview``
+    (of ``obj``); ``write_mode``; ``bytes_written`` when a file store knows it.
+
+    An output of a run of several ``partitions`` (a single-run backfill) reports the run's
+    totals: Dagster attaches the same metadata to the materialization of each of its partitions,
+    so a per-partition row count would be wrong there. It reports ``rows_written`` (the rows
+    stored in all its partitions) instead of ``dagster/partition_row_count``,
+    ``partitions_written`` (their number) and ``partition_range`` (first...last).
+
+    Example::
+
+        build_output_metadata(first_day, partitioned=True, uri="file:///data/market/ohlcv",
+                              row_count=72, partitions=["2024-01-02", "2024-01-03", "2024-01-04"])
+        # {"rows_written": 72, ..., "partitions_written": 3,
+        #  "partition_range": "2024-01-02...2024-01-04"}
     """
     count = payload_row_count(obj) if row_count is None else row_count
-    count_key = "dagster/partition_row_count" if partitioned else "dagster/row_count"
+    ranged = partitions is not None and len(partitions) > 1
+    if ranged:
+        count_key = "rows_written"
+    else:
+        count_key = "dagster/partition_row_count" if partitioned else "dagster/row_count"
     metadata: dict[str, MetadataValue] = {count_key: MetadataValue.int(count)}
     if isinstance(obj, pl.DataFrame):
         metadata["dagster/column_schema"] = MetadataValue.table_schema(column_schema(obj.schema))
@@ -100,4 +121,9 @@ def build_output_metadata(
     if table_name is not None:
         metadata["dagster/table_name"] = MetadataValue.text(table_name)
     metadata["write_mode"] = MetadataValue.text(write_mode)
+    if partitions is not None and ranged:
+        metadata["partitions_written"] = MetadataValue.int(len(partitions))
+        metadata["partition_range"] = MetadataValue.text(describe_keys(partitions))
+    if bytes_written is not None:
+        metadata["bytes_written"] = MetadataValue.int(bytes_written)
     return metadata

@@ -11,12 +11,11 @@ import polars as pl
 from dagster import (
     MultiPartitionKey,
     MultiPartitionsDefinition,
-    OutputContext,
     TimeWindowPartitionsDefinition,
 )
 
-from .context import ContextT, asset_label
-from .errors import IOManagerError, MetadataError, PartitionMismatchError, UnsafeNameError
+from .context import ContextT
+from .errors import MetadataError, PartitionMismatchError, UnsafeNameError
 from .metadata import StorageMetadata
 from .naming import quote_identifier, validate_identifier, validate_path_segment
 
@@ -55,17 +54,20 @@ class PartitionDimension:
     """One partition dimension of a selection.
 
     ``windows`` is set for time dimensions (the union of the selected partitions' windows),
-    ``None`` for static or dynamic dimensions, which are filtered by ``keys``.
+    ``None`` for static or dynamic dimensions, which are filtered by ``keys``. ``key_windows``
+    (time dimensions) holds the window of each key, in the order of ``keys``.
 
     Example::
 
-        days = PartitionDimension("date", ("2024-01-02",), (TimeWindow(start, end),))
+        day = TimeWindow(start, end)
+        days = PartitionDimension("date", ("2024-01-02",), (day,), (day,))
         symbols = PartitionDimension("symbol", ("BTC/USDT", "ETH/USDT"), None)
     """
 
     name: str
     keys: tuple[str, ...]
     windows: tuple[TimeWindow, ...] | None
+    key_windows: tuple[TimeWindow, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,32 +140,12 @@ def partition_selection(context: ContextT) -> PartitionSelection | None:
     return PartitionSelection(keys, (_dimension(name, keys, partitions_def),), multi=False)
 
 
-def single_partition_key(
-    context: OutputContext, selection: PartitionSelection | None, *, manager: str, unit: str
-) -> str | None:
-    """The one partition an output writes, for stores that keep one ``unit`` per partition.
-
-    ``None`` for an unpartitioned output; an output covering several partitions (a
-    single-run backfill) is refused, since it cannot become one file or object.
-    """
-    if selection is None:
-        return None
-    if len(selection.keys) != 1:
-        raise IOManagerError(
-            f"{manager} stores one {unit} per partition, but this output of asset "
-            f"{asset_label(context)} covers {len(selection.keys)} partitions "
-            f"({selection.keys[0]} ... {selection.keys[-1]}). Run one partition per run "
-            "(BackfillPolicy.multi_run(1), the default) or use a table IO manager."
-        )
-    return selection.keys[0]
-
-
 def _dimension(name: str, keys: tuple[str, ...], partitions_def: Any) -> PartitionDimension:
     if isinstance(partitions_def, TimeWindowPartitionsDefinition):
-        windows = merge_windows(
+        key_windows = tuple(
             TimeWindow(*partitions_def.time_window_for_partition_key(key)) for key in keys
         )
-        return PartitionDimension(name, keys, windows)
+        return PartitionDimension(name, keys, merge_windows(key_windows), key_windows)
     return PartitionDimension(name, keys, None)
 
 
@@ -182,37 +164,51 @@ class ColumnFilter(NamedTuple):
     values: tuple[str, ...] | None
 
 
-def missing_partition_expr_message(asset: str, selection: PartitionSelection) -> str:
+TABLE_NEEDS_COLUMN = "Asset {asset} is partitioned, so a table backend needs to know"
+
+
+def missing_partition_expr_message(
+    asset: str, selection: PartitionSelection, needs: str = TABLE_NEEDS_COLUMN
+) -> str:
+    """Why ``partition_expr`` is needed (``needs``, formatted with ``asset``) and what to add."""
     if selection.multi:
         example = ", ".join(f'"{d.name}": "<column>"' for d in selection.dimensions)
         example = "{" + example + "}"
     else:
         example = '"<timestamp column>"'
     return (
-        f"Asset {asset} is partitioned, so a table backend needs to know which column holds "
-        f'the partition. Add it to the asset\'s metadata: @asset(..., metadata={{"partition_expr": '
-        f"{example}}})."
+        f"{needs.format(asset=asset)} which column holds the partition. Add it to the asset's "
+        f'metadata: @asset(..., metadata={{"partition_expr": {example}}}).'
     )
 
 
-def table_filters(
-    selection: PartitionSelection, meta: StorageMetadata, *, asset: str
-) -> tuple[ColumnFilter, ...]:
-    """The column filters selecting exactly the partitions of ``selection``."""
+def partition_columns(
+    selection: PartitionSelection,
+    meta: StorageMetadata,
+    *,
+    asset: str,
+    needs: str = TABLE_NEEDS_COLUMN,
+) -> dict[str, str]:
+    """The validated ``partition_expr`` column of each dimension of ``selection``.
+
+    ``needs`` says why the column is needed when ``partition_expr`` is missing (see
+    :func:`missing_partition_expr_message`).
+    """
     expr = meta.partition_expr
+    how = missing_partition_expr_message(asset, selection, needs)
     if expr is None:
-        raise MetadataError(missing_partition_expr_message(asset, selection))
+        raise MetadataError(how)
     if selection.multi:
         if not isinstance(expr, Mapping):
             raise MetadataError(
                 f"Asset {asset} has multi-dimensional partitions; 'partition_expr' must be a dict "
-                f"of dimension -> column. {missing_partition_expr_message(asset, selection)}"
+                f"of dimension -> column. {how}"
             )
         missing = [d.name for d in selection.dimensions if d.name not in expr]
         if missing:
             raise MetadataError(
                 f"Asset {asset}: 'partition_expr' has no column for dimension(s) "
-                f"{', '.join(missing)}. {missing_partition_expr_message(asset, selection)}"
+                f"{', '.join(missing)}. {how}"
             )
         columns = {d.name: expr[d.name] for d in selection.dimensions}
     else:
@@ -222,9 +218,20 @@ def table_filters(
                 f"of one column, got {expr!r}."
             )
         columns = {selection.dimensions[0].name: expr}
+    return {
+        name: validate_identifier(column, f"partition_expr column of {asset}")
+        for name, column in columns.items()
+    }
+
+
+def table_filters(
+    selection: PartitionSelection, meta: StorageMetadata, *, asset: str
+) -> tuple[ColumnFilter, ...]:
+    """The column filters selecting exactly the partitions of ``selection``."""
+    columns = partition_columns(selection, meta, asset=asset)
     filters = []
     for dimension in selection.dimensions:
-        column = validate_identifier(columns[dimension.name], f"partition_expr column of {asset}")
+        column = columns[dimension.name]
         if dimension.windows is not None:
             filters.append(ColumnFilter(column, dimension.name, dimension.windows, None))
         else:
@@ -316,22 +323,25 @@ def check_frame_in_selection(
             )
 
 
+def temporal_column(dtype: pl.DataType, column: str, asset: str) -> tuple[TemporalKind, pl.Expr]:
+    """How a frame's time partition column compares with window bounds: its kind, and the
+    column as an expression (timezone-aware values in UTC, as :func:`window_bounds` gives)."""
+    if dtype == pl.Date:
+        return "date", pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return "timestamp", pl.col(column)
+        return "timestamptz", pl.col(column).dt.convert_time_zone("UTC")
+    raise MetadataError(
+        f"Asset {asset}: the partition_expr column {column!r} has dtype {dtype}; a time "
+        "partition needs a Date or Datetime column."
+    )
+
+
 def _in_windows_expr(
     dtype: pl.DataType, column: str, windows: Sequence[TimeWindow], asset: str
 ) -> pl.Expr:
-    if dtype == pl.Date:
-        kind: TemporalKind = "date"
-        col = pl.col(column)
-    elif isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            kind, col = "timestamp", pl.col(column)
-        else:
-            kind, col = "timestamptz", pl.col(column).dt.convert_time_zone("UTC")
-    else:
-        raise MetadataError(
-            f"Asset {asset}: the partition_expr column {column!r} has dtype {dtype}; a time "
-            "partition needs a Date or Datetime column."
-        )
+    kind, col = temporal_column(dtype, column, asset)
     condition = pl.lit(False)
     for window in windows:
         start, end = window_bounds(window, kind)

@@ -9,14 +9,20 @@ Layout (hive style, the same on every backend)::
 
 One location holds one representation: writing a dict removes a frame stored at the same
 location, and the reverse.
+
+A run of several partitions (a single-run backfill) writes one file per partition, as the
+partitions run one by one would: a frame split by its ``partition_expr`` column, a dict given as
+``{partition_key: payload}`` (:mod:`..core.ranges`). Every partition is checked and encoded
+before the first is written; each write is atomic.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, TypeVar
 from urllib.parse import unquote
 
 from dagster import InputContext, MetadataValue, OutputContext
@@ -26,11 +32,15 @@ from ..core.context import ContextT, asset_label, materialize_hint
 from ..core.errors import MissingDataError, UnsupportedTypeError
 from ..core.metadata import StorageMetadata, storage_metadata
 from ..core.naming import storage_path_parts
-from ..core.output_metadata import build_output_metadata
-from ..core.partitions import PartitionSelection, partition_selection, single_partition_key
+from ..core.output_metadata import build_output_metadata, payload_row_count
+from ..core.partitions import PartitionSelection, partition_selection
 from ..core.payloads import PayloadKind, ensure_loadable, ensure_supported, payload_kind
-from .backend import FileBackend, Source
+from ..core.ranges import describe_keys, split_frame, split_mapping
+from .backend import FileBackend, Source, Writer
 from .codecs import CODECS
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 KINDS: tuple[PayloadKind, ...] = ("frame", "dict")  # load order when the input does not say
 
@@ -46,13 +56,25 @@ class Written:
 
     Example::
 
-        written = store.handle_output(context, frame)
+        (written,) = store.handle_output(context, frame)  # one per partition written
         written.path  # "market/ohlcv/date=2024-01-02/data.parquet"
     """
 
     path: str
     asset_path: tuple[str, ...]
     partition_key: str | None
+
+
+@dataclass(frozen=True)
+class _Put:
+    """One partition of an output, ready to write: its payload under the write mode, encoded."""
+
+    key: str | None
+    kind: PayloadKind
+    path: str
+    paths: dict[PayloadKind, str]
+    stored: Any
+    writer: Writer
 
 
 @dataclass(frozen=True)
@@ -103,7 +125,12 @@ class FileStore:
 
     # ---------------------------------------------------------------- output
 
-    def handle_output(self, context: OutputContext, obj: Any) -> Written:
+    def handle_output(self, context: OutputContext, obj: Any) -> tuple[Written, ...]:
+        """Store ``obj``: one file per partition; a run of several partitions writes each.
+
+        Every partition's payload is checked, merged under the write mode and encoded before
+        the first one is written, so a refused output writes nothing; each write is atomic.
+        """
         asset = asset_label(context)
         kind = ensure_supported(
             obj,
@@ -115,12 +142,85 @@ class FileStore:
         )
         meta = storage_metadata(context)
         selection = partition_selection(context)
-        partition_key = single_partition_key(
-            context, selection, manager=self.manager, unit=self.unit
+        payloads = self._payloads(obj, kind, meta, selection, asset)
+        puts = self._each(
+            lambda item: self._prepare(context, meta, selection, item[0], item[1], asset),
+            list(payloads.items()),
         )
-        paths = self.paths(context, meta, partition_key, selection)
+        # The first write alone (a backend may set up its storage on it, e.g. create a bucket).
+        results = [self._write(puts[0], context)]
+        results += self._each(lambda put: self._write(put, context), puts[1:])
+
+        asset_path = storage_path_parts(context, meta)
+        ranged = len(puts) > 1
+        sizes = [size for _, size in results]
+        # Schema and preview of the first partition with rows (all partitions share the schema).
+        first = next((put.stored for put in puts if payload_row_count(put.stored)), puts[0].stored)
+        metadata: dict[str, MetadataValue] = build_output_metadata(
+            first,
+            partitioned=selection is not None,
+            uri=self.backend.uri("/".join(asset_path) if ranged else puts[0].path),
+            row_count=sum(payload_row_count(put.stored) for put in puts),
+            write_mode=meta.write_mode,
+            partitions=[str(put.key) for put in puts] if ranged else None,
+            bytes_written=None if None in sizes else sum(size or 0 for size in sizes),
+        )
+        versions = {str(put.key): version for put, (version, _) in zip(puts, results, strict=True)}
+        if self.version_key and any(versions.values()):
+            metadata[self.version_key] = (
+                MetadataValue.json(versions)
+                if ranged
+                else MetadataValue.text(next(iter(versions.values())) or "")
+            )
+        context.add_output_metadata(metadata)
+        return tuple(Written(put.path, asset_path, put.key) for put in puts)
+
+    def _payloads(
+        self,
+        obj: Any,
+        kind: PayloadKind,
+        meta: StorageMetadata,
+        selection: PartitionSelection | None,
+        asset: str,
+    ) -> dict[str | None, Any]:
+        """The payload of each partition written: ``obj`` itself, or its split for a range."""
+        if selection is None or len(selection.keys) == 1:
+            return {selection.keys[0] if selection is not None else None: obj}
+        if kind == "dict":
+            split: dict[str, Any] = split_mapping(obj, selection, asset=asset)
+            for key, value in split.items():
+                if payload_kind(value) is None:
+                    raise UnsupportedTypeError(
+                        f"{self.manager} cannot store partition {key} of asset {asset}: the "
+                        f"run's {{partition_key: payload}} output holds a "
+                        f"{type(value).__qualname__} for it. Each payload must be a dict "
+                        f"(stored as a JSON {self.unit}) or a polars.DataFrame (a Parquet "
+                        f"{self.unit})."
+                    )
+        else:
+            needs = (
+                f"{self.manager} stores the output of a run of {len(selection.keys)} partitions "
+                f"({describe_keys(selection.keys)}) of asset {{asset}} as one {self.unit} per "
+                "partition, so it needs to know"
+            )
+            split = split_frame(obj, selection, meta, asset=asset, needs=needs, unit=self.unit)
+        return {key: value for key, value in split.items()}
+
+    def _prepare(
+        self,
+        context: OutputContext,
+        meta: StorageMetadata,
+        selection: PartitionSelection | None,
+        key: str | None,
+        payload: Any,
+        asset: str,
+    ) -> _Put:
+        """What to store for one partition under the write mode, encoded (nothing written)."""
+        kind = payload_kind(payload)
+        assert kind is not None  # checked by handle_output and _payloads
+        paths = self.paths(context, meta, key, selection)
         path, codec = paths[kind], CODECS[kind]
-        uri, where = self.backend.uri(path), self.shown(path)
+        where = self.shown(path)
 
         def read_stored(source: Source) -> Any:
             return codec.decode(source, columns=None, asset=asset, where=where)
@@ -128,26 +228,44 @@ class FileStore:
         def stored_value() -> Any:
             return self.backend.get(path, read_stored)
 
-        stored = codec.update(obj, meta, stored_value, asset=asset, where=where)
+        stored = codec.update(payload, meta, stored_value, asset=asset, where=where)
+        return _Put(key, kind, path, paths, stored, codec.encode(stored, asset=asset))
+
+    def _write(self, put: _Put, context: OutputContext) -> tuple[str | None, int | None]:
+        """Write one partition atomically; its version id (if any) and size in bytes."""
+        codec = CODECS[put.kind]
+        size: list[int | None] = [None]
+
+        def write(handle: IO[bytes]) -> None:
+            put.writer(handle)
+            with contextlib.suppress(OSError, ValueError):
+                size[0] = handle.tell()
+
         version_id = self.backend.put(
-            path,
-            codec.encode(stored, asset=asset),
-            content_type=codec.content_type,
-            log=context.log.info,
+            put.path, write, content_type=codec.content_type, log=context.log.info
         )
         # One representation per location: drop what an earlier payload kind left. Checked
         # first: on a versioned bucket a blind delete would add a delete marker.
-        for other in _other_kinds(kind):
-            if self.backend.exists(paths[other]):
-                self.backend.delete(paths[other])
+        for other in _other_kinds(put.kind):
+            if self.backend.exists(put.paths[other]):
+                self.backend.delete(put.paths[other])
+        return version_id, size[0]
 
-        metadata: dict[str, MetadataValue] = build_output_metadata(
-            stored, partitioned=selection is not None, uri=uri, write_mode=meta.write_mode
-        )
-        if version_id and self.version_key:
-            metadata[self.version_key] = MetadataValue.text(version_id)
-        context.add_output_metadata(metadata)
-        return Written(path, storage_path_parts(context, meta), partition_key)
+    def _each(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """``function`` over ``items``, ``concurrency`` at a time, results in order. The first
+        error (in item order) raises once the running calls finish; calls not started yet are
+        cancelled."""
+        workers = min(self.concurrency, len(items))
+        if workers <= 1:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(function, item) for item in items]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
 
     # ---------------------------------------------------------------- input
 

@@ -25,8 +25,11 @@ from .client import S3Client, S3Settings
 class S3IOManager(ConfigurableIOManager):
     """Stores dicts as JSON and polars DataFrames as Parquet objects in ``bucket``.
 
-    One object per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). Loading
-    several partitions returns one concatenated frame, or ``{partition_key: payload}`` for dicts.
+    One object per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). A run of
+    several partitions writes one object per partition (``max_concurrency`` at once): a frame
+    split by its ``partition_expr`` column, a dict given as ``{partition_key: payload}``.
+    Loading several partitions returns one concatenated frame, or ``{partition_key: payload}``
+    for dicts.
     Metadata: ``table`` renames the last key part; ``write_mode`` append/upsert (with
     ``primary_key``) for frames; ``columns`` on inputs selects frame columns. Pass credentials
     as ``dagster.EnvVar``; they are never logged or reported.
@@ -82,7 +85,10 @@ class S3IOManager(ConfigurableIOManager):
         default=16, ge=5, description="Part size (MiB) of multipart transfers (S3 minimum: 5)."
     )
     max_concurrency: int = Field(
-        default=8, ge=1, le=64, description="Parallel parts per transfer / partitions per load."
+        default=8,
+        ge=1,
+        le=64,
+        description="Parallel parts per transfer / partitions per load or range write.",
     )
     max_attempts: int = Field(
         default=5,

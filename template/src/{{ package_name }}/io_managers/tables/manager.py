@@ -115,6 +115,7 @@ class TableStore(Generic[S]):
             table_name=client.display_name(table),
             row_count=row_count,
             write_mode=meta.write_mode,
+            partitions=[str(key) for key in selection.keys] if selection is not None else None,
         )
         metadata.update(client.output_metadata())
         context.add_output_metadata(metadata)
