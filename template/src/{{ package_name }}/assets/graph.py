@@ -488,6 +488,8 @@ def build_graph_assets(
                 description=table.description,
                 kinds={"kuzu", "polars"},
                 automation_condition=DOWNSTREAM_CONDITION,
+                # A run yields the selected tables only (can_subset below).
+                is_required=False,
             )
             for table in GRAPH_TABLES
         },
@@ -517,7 +519,8 @@ def build_graph_assets(
     def market_graph(
         context: dg.AssetExecutionContext, **raw_markets: Any
     ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
-        selected = context.selected_output_names
+        selected_keys = context.selected_asset_keys
+        selected = {table.name for table in GRAPH_TABLES if table.key in selected_keys}
         check_table_selection(selected)
         partition_keys = context.partition_keys
         payloads = markets_by_day(
