@@ -1,9 +1,10 @@
-"""Questions the market graph answers: parameterized Cypher over one daily snapshot.
+"""Questions the market graph answers: parameterized Cypher over daily snapshots.
 
 Every function takes ``run(cypher, parameters) -> polars.DataFrame`` (for example
 ``GraphQueryResource(db_path="data/graph.kuzu").query``, the resource the graph checks use) and
-the snapshot day. Values are always parameters (``$day``), never formatted into the query. From
-the command line:
+the snapshot day, or several days at once (the ``*_by_day`` and ``*_on`` functions: one query
+for a whole range, as the graph checks of a multi-day run ask). Values are always parameters
+(``$day``, ``$days``), never formatted into the query. From the command line:
 
     uv run python -m <package>.graph_queries --date 2024-03-01 --symbol ETH/BTC --pair BTC ETH
 """
@@ -24,11 +25,11 @@ QueryRunner = Callable[[str, Mapping[str, Any]], pl.DataFrame]
 # An asset counts as listed on an exchange when one of its markets trades it (as base or quote).
 ASSETS_ON_EVERY_EXCHANGE = """
 MATCH (e:Exchange)-[:LISTS]->(:Market)-[:BASE|QUOTE]->(a:Asset)
-WHERE e.snapshot_date = $day AND e.exchange IN $exchanges
-WITH a.code AS asset, count(DISTINCT e.exchange) AS listed_on
+WHERE e.snapshot_date IN $days AND e.exchange IN $exchanges
+WITH e.snapshot_date AS day, a.code AS asset, count(DISTINCT e.exchange) AS listed_on
 WHERE listed_on = $exchange_count
-RETURN asset
-ORDER BY asset
+RETURN day, asset
+ORDER BY day, asset
 """
 
 # Quote currencies Q with markets A/Q and B/Q on one exchange: a route from A to B through Q.
@@ -42,17 +43,18 @@ RETURN q.code AS quote, list_sort(collect(DISTINCT e.exchange)) AS exchanges
 ORDER BY quote
 """
 
-WHERE_SYMBOL_TRADES = """
+WHERE_SYMBOLS_TRADE = """
 MATCH (e:Exchange)-[:LISTS]->(m:Market)
-WHERE m.snapshot_date = $day AND m.symbol = $symbol
-RETURN e.exchange AS exchange, m.market_id AS market_id, m.active AS active
-ORDER BY exchange
+WHERE m.snapshot_date IN $days AND m.symbol IN $symbols
+RETURN m.snapshot_date AS day, m.symbol AS symbol, e.exchange AS exchange,
+       m.market_id AS market_id, m.active AS active
+ORDER BY day, symbol, exchange
 """
 
-# Markets of the day that are not listed by exactly one exchange, or lack a base or a quote.
+# Markets of the days that are not listed by exactly one exchange, or lack a base or a quote.
 INCOMPLETE_MARKETS = """
 MATCH (m:Market)
-WHERE m.snapshot_date = $day
+WHERE m.snapshot_date IN $days
 OPTIONAL MATCH (e:Exchange)-[:LISTS]->(m)
 WITH m, count(e) AS listed_by
 OPTIONAL MATCH (m)-[:BASE]->(base:Asset)
@@ -60,14 +62,15 @@ WITH m, listed_by, count(base) AS bases
 OPTIONAL MATCH (m)-[:QUOTE]->(quote:Asset)
 WITH m, listed_by, bases, count(quote) AS quotes
 WHERE listed_by <> 1 OR bases <> 1 OR quotes <> 1
-RETURN m.id AS market, listed_by, bases, quotes
+RETURN m.snapshot_date AS day, m.id AS market, listed_by, bases, quotes
 ORDER BY market
 """
 
 COUNTS = """
 MATCH (m:Market)
-WHERE m.snapshot_date = $day
-RETURN count(m) AS markets
+WHERE m.snapshot_date IN $days
+RETURN m.snapshot_date AS day, count(m) AS markets
+ORDER BY day
 """
 
 SNAPSHOT_DAYS = """
@@ -77,16 +80,26 @@ ORDER BY day
 """
 
 
-def assets_on_every_exchange(run: QueryRunner, day: date, exchanges: Sequence[str]) -> list[str]:
-    """Currencies traded on every one of ``exchanges`` on ``day``."""
+def assets_on_every_exchange_by_day(
+    run: QueryRunner, days: Sequence[date], exchanges: Sequence[str]
+) -> dict[date, list[str]]:
+    """Per day of ``days``, the currencies traded on every one of ``exchanges`` (one query)."""
     if not exchanges:
         raise ValueError("Name at least one exchange.")
     names = sorted(set(exchanges))
     frame = run(
         ASSETS_ON_EVERY_EXCHANGE,
-        {"day": day, "exchanges": names, "exchange_count": len(names)},
+        {"days": list(days), "exchanges": names, "exchange_count": len(names)},
     )
-    return frame.get_column("asset").to_list()
+    found: dict[date, list[str]] = {day: [] for day in days}
+    for day, asset in frame.iter_rows():
+        found[day].append(asset)
+    return found
+
+
+def assets_on_every_exchange(run: QueryRunner, day: date, exchanges: Sequence[str]) -> list[str]:
+    """Currencies traded on every one of ``exchanges`` on ``day``."""
+    return assets_on_every_exchange_by_day(run, [day], exchanges)[day]
 
 
 def quote_currencies_connecting(
@@ -99,18 +112,43 @@ def quote_currencies_connecting(
     return run(QUOTES_CONNECTING, {"day": day, "asset_a": asset_a, "asset_b": asset_b})
 
 
+def where_symbols_trade(
+    run: QueryRunner, days: Sequence[date], symbols: Sequence[str]
+) -> pl.DataFrame:
+    """Markets of ``symbols`` on ``days``, in one query.
+
+    Columns: ``day, symbol, exchange, market_id, active``.
+    """
+    return run(WHERE_SYMBOLS_TRADE, {"days": list(days), "symbols": list(symbols)})
+
+
 def where_symbol_trades(run: QueryRunner, day: date, symbol: str) -> pl.DataFrame:
     """Exchanges listing ``symbol`` (e.g. ``"BTC/USDT"``): ``exchange, market_id, active``."""
-    return run(WHERE_SYMBOL_TRADES, {"day": day, "symbol": symbol})
+    return where_symbols_trade(run, [day], [symbol]).drop("day", "symbol")
+
+
+def incomplete_markets_on(run: QueryRunner, days: Sequence[date]) -> pl.DataFrame:
+    """Markets of ``days`` without exactly one LISTS, one BASE and one QUOTE (should be none).
+
+    Columns: ``day, market, listed_by, bases, quotes``; one query for every day.
+    """
+    return run(INCOMPLETE_MARKETS, {"days": list(days)})
 
 
 def incomplete_markets(run: QueryRunner, day: date) -> pl.DataFrame:
     """Markets without exactly one LISTS, one BASE and one QUOTE relationship (should be none)."""
-    return run(INCOMPLETE_MARKETS, {"day": day})
+    return incomplete_markets_on(run, [day]).drop("day")
+
+
+def market_counts(run: QueryRunner, days: Sequence[date]) -> dict[date, int]:
+    """Markets per day of ``days`` (0 for a day the graph does not hold), in one query."""
+    counts = dict.fromkeys(days, 0)
+    counts.update(dict(run(COUNTS, {"days": list(days)}).iter_rows()))
+    return counts
 
 
 def market_count(run: QueryRunner, day: date) -> int:
-    return int(run(COUNTS, {"day": day}).item())
+    return market_counts(run, [day])[day]
 
 
 def snapshot_days(run: QueryRunner) -> list[date]:

@@ -12,5 +12,6 @@ def markdown_table(frame: pl.DataFrame) -> str:
         tbl_rows=frame.height,
         tbl_cols=frame.width,
         fmt_str_lengths=80,
+        tbl_width_chars=-1,  # a markdown row never wraps onto a second line
     ):
         return str(frame)

@@ -3,27 +3,33 @@
 Nodes: ``Exchange``, ``Asset`` (a currency) and ``Market``. Relationships:
 ``(Exchange)-[:LISTS]->(Market)``, ``(Market)-[:BASE]->(Asset)``, ``(Market)-[:QUOTE]->(Asset)``.
 Built from the ``raw/<exchange>_markets`` extracts and stored through ``graph_io_manager``; the
-checks ask the stored graph through the graph query resource (key ``graph``).
+checks (graph_checks.py) ask the stored graph through the graph query resource (key ``graph``).
 
 Every node and relationship carries ``snapshot_date`` (the partition day, the ``partition_expr``)
 and node keys start with it, so each day is its own subgraph: re-running a day replaces exactly
-that day, and older days stay queryable as history. One multi-asset writes all six tables, nodes
-before relationships, so a day's graph is always rewritten as a whole.
+that day, and older days stay queryable as history. One multi-asset writes the six tables, nodes
+before relationships. A run may cover a range of days (``daily_backfill_policy``): each table
+is then one frame covering every day, as the same days run one by one would write them.
+
+The multi-asset is subsettable (``can_subset=True``): it yields only the selected tables and
+checks. Dagster's UI and daemon backfills refuse a non-subsettable multi-asset whose outputs
+depend on each other (see docs/assets.md, "Backfills of the graph"). A selection that rewrites
+node tables must include their relationship tables: a node rewrite detaches the day's
+relationships, which would otherwise be lost.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import dagster as dg
 import polars as pl
 
-from .. import graph_queries
 from ..automation import DOWNSTREAM_CONDITION
-from ..markdown import markdown_table
-from ..partitions import daily_partitions
+from ..partitions import daily_backfill_policy, daily_partitions
 from ..settings import EXCHANGES, SYMBOLS
 from .extract import markets_asset_key
+from .graph_checks import run_graph_checks
 
 if TYPE_CHECKING:
     from ..resources.graph import GraphQueryResource
@@ -255,57 +261,110 @@ def build_market_graph(payloads: Mapping[str, Mapping[str, Any]], day: date) -> 
     )
 
 
-def run_graph_checks(
-    run: graph_queries.QueryRunner,
-    day: date,
-    exchanges: Sequence[str],
-    symbols: Sequence[str],
-) -> Iterator[dg.AssetCheckResult]:
-    """Checks answered by the stored graph itself, with parameterized Cypher."""
-    incomplete = graph_queries.incomplete_markets(run, day)
-    metadata: dict[str, Any] = {
-        "markets": graph_queries.market_count(run, day),
-        "incomplete_markets": incomplete.height,
-        "assets_on_every_exchange": ", ".join(
-            graph_queries.assets_on_every_exchange(run, day, exchanges)
-        ),
-    }
-    if incomplete.height:
-        metadata["examples"] = dg.MetadataValue.md(markdown_table(incomplete.head(5)))
-    yield dg.AssetCheckResult(
-        check_name="market_graph_integrity",
-        asset_key=MARKET.key,
-        passed=incomplete.height == 0,
-        metadata=metadata,
-    )
+def combine_market_graphs(graphs: Sequence[MarketGraph]) -> MarketGraph:
+    """The graphs of several days as one: per table, the days' frames one after the other.
 
-    rows = []
-    for symbol in symbols:
-        trades_on = graph_queries.where_symbol_trades(run, day, symbol).get_column("exchange")
-        missing_on = sorted(set(exchanges) - set(trades_on.to_list()))
-        rows.append((symbol, ", ".join(trades_on.to_list()), ", ".join(missing_on)))
-    listings = pl.DataFrame(
-        rows,
-        schema={"symbol": pl.String, "exchanges": pl.String, "missing_on": pl.String},
-        orient="row",
+    Node keys start with the day, so the combined frames are sorted as each day's are.
+
+    Example::
+
+        graph = combine_market_graphs([build_market_graph(p, day) for day, p in days.items()])
+        graph.market.get_column(SNAPSHOT_COLUMN).unique().to_list()  # every day of the range
+    """
+    if not graphs:
+        raise ValueError("combine_market_graphs needs the graph of at least one day.")
+    if len(graphs) == 1:
+        return graphs[0]
+    return MarketGraph(*(pl.concat(frames) for frames in zip(*graphs, strict=True)))
+
+
+def markets_by_day(
+    raw_markets: Mapping[str, Any], partition_keys: Sequence[str]
+) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """The loaded markets extracts per day: ``{day: {exchange id: payload}}``.
+
+    ``raw_markets`` maps each exchange id to its loaded input: the payload itself in a one-day
+    run, ``{day: payload}`` in a run of several days (how the file stores load several
+    partitions of a dict).
+
+    Example::
+
+        loaded = {"binance": {"2024-01-02": p2, "2024-01-03": p3}}
+        markets_by_day(loaded, ["2024-01-02", "2024-01-03"])
+        # {"2024-01-02": {"binance": p2}, "2024-01-03": {"binance": p3}}
+    """
+    if len(partition_keys) == 1:
+        return {partition_keys[0]: dict(raw_markets)}
+    by_day: dict[str, dict[str, Mapping[str, Any]]] = {key: {} for key in partition_keys}
+    for exchange_id, loaded in raw_markets.items():
+        missing = [key for key in partition_keys if key not in loaded]
+        if missing:
+            asset = markets_asset_key(exchange_id).to_user_string()
+            raise ValueError(
+                f"The markets extract of {exchange_id} ({asset}), loaded for the days "
+                f"{partition_keys[0]}...{partition_keys[-1]}, is not a mapping of each day to "
+                f"its payload: it lacks {', '.join(missing[:3])}"
+                f"{' ...' if len(missing) > 3 else ''}. Its IO manager must load several "
+                "partitions of a dict as {day: payload} (as FilesystemIOManager, S3IOManager "
+                "and InMemoryIOManager do)."
+            )
+        for key in partition_keys:
+            by_day[key][exchange_id] = loaded[key]
+    return by_day
+
+
+# Rewriting a day of a node table deletes the day's relationships attached to its nodes
+# (DETACH DELETE), so a selection that writes a node table writes these relationship tables too.
+DETACHED_RELATIONSHIPS: dict[str, tuple[GraphTable, ...]] = {
+    node.name: tuple(
+        rel
+        for rel in GRAPH_TABLES
+        if rel.source is not None and node.label in (rel.source, rel.target)
     )
-    missing = listings.filter(pl.col("missing_on") != "")
-    yield dg.AssetCheckResult(
-        check_name="configured_symbols_listed",
-        asset_key=MARKET.key,
-        passed=missing.height == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "symbols_missing_somewhere": missing.height,
-            "where_symbols_trade": dg.MetadataValue.md(markdown_table(listings)),
-        },
+    for node in GRAPH_TABLES
+    if node.source is None
+}
+
+
+def check_table_selection(selected: Collection[str]) -> None:
+    """Refuse a selection that rewrites node tables without the relationships they detach.
+
+    Example::
+
+        check_table_selection({"lists", "base", "quote"})  # fine: relationships alone
+        check_table_selection({"market"})  # dg.Failure naming graph/lists, graph/base, graph/quote
+    """
+    tables = {table.name: table for table in GRAPH_TABLES}
+    missing = sorted(
+        {
+            rel.key.to_user_string()
+            for name in selected
+            for rel in DETACHED_RELATIONSHIPS.get(name, ())
+            if rel.name not in selected
+        }
     )
+    if missing:
+        nodes = sorted(
+            tables[name].key.to_user_string() for name in selected if name in DETACHED_RELATIONSHIPS
+        )
+        raise dg.Failure(
+            description=(
+                f"Rewriting {', '.join(nodes)} deletes the relationships of their nodes on the "
+                f"same days, so {', '.join(missing)} must be materialized in the same run. "
+                "Select them too (or the whole graph group); relationship tables may be "
+                "rewritten without their nodes."
+            )
+        )
 
 
 def build_graph_assets(
     exchanges: Sequence[str] = EXCHANGES, symbols: Sequence[str] = SYMBOLS
 ) -> list[dg.AssetsDefinition]:
-    """The market graph of ``exchanges``: one multi-asset writing every node and relationship."""
+    """The market graph of ``exchanges``: one multi-asset writing every node and relationship.
+
+    It is subsettable: it yields the selected tables (in write order) and checks only. A run
+    covers one day or a range of days (``daily_backfill_policy``).
+    """
     markets_keys = {markets_asset_key(exchange_id) for exchange_id in exchanges}
     node_keys = {table.label: table.key for table in GRAPH_TABLES if table.source is None}
 
@@ -319,6 +378,8 @@ def build_graph_assets(
                 description=table.description,
                 kinds={"kuzu", "polars"},
                 automation_condition=DOWNSTREAM_CONDITION,
+                # A run yields the selected tables only (can_subset below).
+                is_required=False,
             )
             for table in GRAPH_TABLES
         },
@@ -333,24 +394,51 @@ def build_graph_assets(
             for table in GRAPH_TABLES
         },
         partitions_def=daily_partitions,
+        # A range of days in one run (or runs of at most BACKFILL_MAX_DAYS_PER_RUN days).
+        backfill_policy=daily_backfill_policy(),
         group_name=GRAPH_GROUP,
         check_specs=GRAPH_CHECK_SPECS,
+        # Any selection of tables and checks: Dagster's UI and daemon backfills refuse a
+        # non-subsettable multi-asset whose outputs depend on each other (docs/assets.md).
+        can_subset=True,
         # A graph database file takes one writer process at a time (dagster.yaml sets the limit).
         pool="graph_writer",
         # The checks ask the stored graph: Cypher through the graph query resource.
         required_resource_keys={GRAPH_RESOURCE_KEY},
     )
     def market_graph(
-        context: dg.AssetExecutionContext, **raw_markets: dict[str, Any]
+        context: dg.AssetExecutionContext, **raw_markets: Any
     ) -> Iterator[dg.Output[pl.DataFrame] | dg.AssetCheckResult]:
-        day = context.partition_time_window.start.date()
-        payloads = {name.removesuffix("_markets"): payload for name, payload in raw_markets.items()}
-        graph = build_market_graph(payloads, day)
+        selected_keys = context.selected_asset_keys
+        selected = {table.name for table in GRAPH_TABLES if table.key in selected_keys}
+        check_table_selection(selected)
+        partition_keys = context.partition_keys
+        payloads = markets_by_day(
+            {name.removesuffix("_markets"): loaded for name, loaded in raw_markets.items()},
+            partition_keys,
+        )
+        days = {
+            key: daily_partitions.time_window_for_partition_key(key).start.date()
+            for key in partition_keys
+        }
+        graph = combine_market_graphs(
+            [build_market_graph(payloads[key], days[key]) for key in partition_keys]
+        )
         # Each Output is stored before the next is produced: nodes exist before relationships.
         for name, frame in graph._asdict().items():
-            yield dg.Output(frame, output_name=name)
-        graph_resource: GraphQueryResource = getattr(context.resources, GRAPH_RESOURCE_KEY)
-        yield from run_graph_checks(graph_resource.query, day, exchanges, symbols)
+            if name in selected:
+                yield dg.Output(frame, output_name=name)
+        checks = {key.name for key in context.selected_asset_check_keys}
+        if checks:
+            graph_resource: GraphQueryResource = getattr(context.resources, GRAPH_RESOURCE_KEY)
+            yield from run_graph_checks(
+                graph_resource.query,
+                list(days.values()),
+                exchanges,
+                symbols,
+                asset_key=MARKET.key,
+                selected=checks,
+            )
 
     return [market_graph]
 
