@@ -125,7 +125,7 @@ class KuzuDBIOManager(ConfigurableIOManager):
             with connect_to_copy(
                 self.db_path, timeout_seconds=timeout, log=context.log, after_checkpoint=publish
             ) as connection:
-                row_count, stored = write_frame(connection, target, frame)
+                row_count, stored = write_frame(connection, target, frame, private_copy=True)
         else:
             with connect(
                 self.db_path, read_only=False, timeout_seconds=timeout, log=context.log

@@ -69,12 +69,23 @@ def transaction(connection: GraphConnection) -> Iterator[None]:
 
 
 def write_frame(
-    connection: GraphConnection, target: GraphTarget, frame: pl.DataFrame
+    connection: GraphConnection,
+    target: GraphTarget,
+    frame: pl.DataFrame,
+    *,
+    private_copy: bool = False,
 ) -> tuple[int, StoredTable]:
-    """Write in one transaction; return the rows of the slice after the write, and the table."""
+    """Write in one transaction; return the rows of the slice after the write, and the table.
+
+    ``private_copy``: the connection is to a private copy of the database, discarded if the
+    write fails (:func:`~.swap.connect_to_copy`); a table being replaced is then dropped in a
+    transaction of its own and checkpointed first, so its pages hold the new rows instead of
+    growing the file (one transaction would keep both versions: a file twice the size, to copy
+    on every later write).
+    """
     with transaction(connection):
         try:
-            return _write(connection, target, frame)
+            return _write(connection, target, frame, private_copy=private_copy)
         except IOManagerError:
             raise
         except RuntimeError as error:
@@ -82,7 +93,7 @@ def write_frame(
 
 
 def _write(
-    connection: GraphConnection, target: GraphTarget, frame: pl.DataFrame
+    connection: GraphConnection, target: GraphTarget, frame: pl.DataFrame, *, private_copy: bool
 ) -> tuple[int, StoredTable]:
     meta = target.meta
     stored = stored_table(connection, target.label)
@@ -99,6 +110,12 @@ def _write(
             # holds exactly what a first write would.
             _drop_table(connection, stored, target)
             stored = None
+            if private_copy:
+                # Free the dropped table's pages for the COPY below; a failure from here on
+                # discards the copy, so the live database is untouched either way.
+                connection.execute("COMMIT")
+                connection.execute("CHECKPOINT")
+                connection.execute("BEGIN TRANSACTION")
         elif mismatch is not None:
             raise MetadataError(mismatch)
         elif drift is not None:
