@@ -3,8 +3,9 @@
 A single-run backfill gives one output several days: one frame, whose ``partition_expr``
 column names each row's day. Every row must fall in one of the output's partitions (a row of
 another day would overwrite history the run does not own), and the rows are stored day by day
-in key order, so a range write leaves the table exactly as the same days written one by one
-(the same rows, in the same stored order).
+in key order, so a range write leaves the table exactly as the same days written one by one:
+the same rows, in the same stored order (within one write of a large frame, Kuzu's parallel
+``COPY`` picks the order, for a one-day write as well).
 
 Example::
 
