@@ -151,6 +151,16 @@ def targets(results: dict[str, Any]) -> list[Target]:
                 None if ratio is None else ratio >= 50,
             )
         )
+    raw = _named(kuzu, "raw kuzu COPY")
+    if ours and raw:
+        ratio = _divide(ours["write_s"], raw["write_s"])
+        found.append(
+            Target(
+                "Kuzu write within 1.5x of a raw COPY FROM frame (into a new database file)",
+                f"ours/raw {_ratio(ratio)}",
+                None if ratio is None else ratio <= 1.5,
+            )
+        )
 
     scaling = results.get("scaling")
     if scaling:

@@ -3,6 +3,7 @@
 Modules, along the seams of a write:
 
 - ``target``: what an output asks for (:class:`GraphTarget`, :class:`GraphRel`) and frame checks;
+- ``days``: the partitions (days) of an output; a range's rows checked and grouped by day;
 - ``catalog``: stored tables, their schema comment, kind and key checks;
 - ``cypher``: quoted identifiers, MATCH/WHERE pieces, values always parameters;
 - ``writes``: one transaction of CREATE / DROP / DELETE / COPY / MERGE;

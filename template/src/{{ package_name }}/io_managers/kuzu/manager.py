@@ -22,11 +22,11 @@ from ..core.context import asset_label, materialize_hint
 from ..core.errors import MetadataError, MissingDataError
 from ..core.frames import restore_dtypes, select_columns
 from ..core.output_metadata import build_output_metadata
-from ..core.partitions import check_frame_in_selection
 from ..core.payloads import ensure_loadable, ensure_supported
 from .catalog import StoredTable, check_kind, definition_mismatch, stored_table
 from .connection import connect, lock_timeout_field, run_query
 from .cypher import expression, match, quote, where
+from .days import rows_by_partition
 from .engine import GraphConnection
 from .swap import connect_to_copy, publish_snapshot
 from .target import (
@@ -108,7 +108,11 @@ class KuzuDBIOManager(ConfigurableIOManager):
         check_kuzu_values(frame, asset=asset_label(context))
         target = graph_target(context)
         validate_frame(frame, target)
-        check_frame_in_selection(frame, target.filters, asset=target.asset)
+        # A range of days (a single-run backfill) is stored day by day, in key order, as the
+        # same days written one by one would be; a row of another day refuses the whole write.
+        frame, row_counts = rows_by_partition(
+            frame, target.filters, target.time_dimensions, asset=target.asset
+        )
 
         def publish(connection: GraphConnection, source: Path) -> None:
             if self.snapshot_path:
@@ -121,7 +125,7 @@ class KuzuDBIOManager(ConfigurableIOManager):
             with connect_to_copy(
                 self.db_path, timeout_seconds=timeout, log=context.log, after_checkpoint=publish
             ) as connection:
-                row_count, stored = write_frame(connection, target, frame)
+                row_count, stored = write_frame(connection, target, frame, private_copy=True)
         else:
             with connect(
                 self.db_path, read_only=False, timeout_seconds=timeout, log=context.log
@@ -137,6 +141,10 @@ class KuzuDBIOManager(ConfigurableIOManager):
             write_mode=target.meta.write_mode,
         )
         metadata["graph_table"] = MetadataValue.text(stored.describe())
+        if row_counts is not None and len(row_counts) > 1:
+            # Dagster records an output's metadata on every partition it covers: the counts
+            # above are the whole range's, these are each day's.
+            metadata["partition_row_counts"] = MetadataValue.json(row_counts)
         context.add_output_metadata(metadata)
 
     # ---------------------------------------------------------------- input

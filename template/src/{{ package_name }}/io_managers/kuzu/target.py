@@ -9,7 +9,7 @@ dtypes and values Kuzu 0.11.3 would store inexactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
@@ -22,6 +22,7 @@ from ..core.metadata import StorageMetadata, storage_metadata
 from ..core.naming import validate_identifier
 from ..core.partitions import ColumnFilter, partition_selection, table_filters
 from ..core.payloads import RefusedDtypes
+from .days import TimeDimension, partition_spans
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
@@ -138,6 +139,8 @@ class GraphTarget:
     rel: GraphRel | None
     filters: tuple[ColumnFilter, ...]
     partitioned: bool
+    # Filter column -> the keys (days) of that time dimension this output writes, in order.
+    time_dimensions: Mapping[str, TimeDimension] = field(default_factory=dict)
 
     @property
     def kind(self) -> Literal["NODE", "REL"]:
@@ -167,8 +170,11 @@ def graph_target(context: ContextT) -> GraphTarget:
         label = output.name if output is not None else context.name
     label = validate_identifier(label, f"graph table (label) of asset {asset}")
     selection = partition_selection(context)
-    filters = table_filters(selection, meta, asset=asset) if selection is not None else ()
-    return GraphTarget(asset, label, meta, rel, filters, selection is not None)
+    if selection is None:
+        return GraphTarget(asset, label, meta, rel, (), partitioned=False)
+    filters = table_filters(selection, meta, asset=asset)
+    spans = partition_spans(context, selection, filters)
+    return GraphTarget(asset, label, meta, rel, filters, partitioned=True, time_dimensions=spans)
 
 
 def node_key(target: GraphTarget) -> str:

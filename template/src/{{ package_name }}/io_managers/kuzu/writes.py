@@ -2,11 +2,12 @@
 
 Write modes, as on every table store (see docs/io-managers.md):
 
-- overwrite of a partition: delete the partition's rows, then ``COPY``;
-- overwrite without partitions: the frame defines the table. Same schema: delete every row and
-  ``COPY`` (the table is kept); another schema (columns, dtypes, node key or endpoints): drop
-  the table and create it from the frame. Kuzu cannot drop a node table that relationship tables
-  reference: that case is refused with the fix;
+- overwrite of partitions (one day, or every day of a range): delete their rows in one
+  statement, then ``COPY``;
+- overwrite without partitions: the frame defines the table: drop it and create it from the
+  frame, then ``COPY`` (much cheaper than deleting every row in place). Kuzu cannot drop a node
+  table that relationship tables reference: such a table keeps its definition and loses its
+  rows, and a change of its schema (columns, dtypes, node key) is refused with the fix;
 - append: ``COPY``; upsert: ``MERGE`` on the node key, or delete the matching relationships and
   ``COPY`` them.
 
@@ -68,12 +69,23 @@ def transaction(connection: GraphConnection) -> Iterator[None]:
 
 
 def write_frame(
-    connection: GraphConnection, target: GraphTarget, frame: pl.DataFrame
+    connection: GraphConnection,
+    target: GraphTarget,
+    frame: pl.DataFrame,
+    *,
+    private_copy: bool = False,
 ) -> tuple[int, StoredTable]:
-    """Write in one transaction; return the rows of the slice after the write, and the table."""
+    """Write in one transaction; return the rows of the slice after the write, and the table.
+
+    ``private_copy``: the connection is to a private copy of the database, discarded if the
+    write fails (:func:`~.swap.connect_to_copy`); a table being replaced is then dropped in a
+    transaction of its own and checkpointed first, so its pages hold the new rows instead of
+    growing the file (one transaction would keep both versions: a file twice the size, to copy
+    on every later write).
+    """
     with transaction(connection):
         try:
-            return _write(connection, target, frame)
+            return _write(connection, target, frame, private_copy=private_copy)
         except IOManagerError:
             raise
         except RuntimeError as error:
@@ -81,26 +93,38 @@ def write_frame(
 
 
 def _write(
-    connection: GraphConnection, target: GraphTarget, frame: pl.DataFrame
+    connection: GraphConnection, target: GraphTarget, frame: pl.DataFrame, *, private_copy: bool
 ) -> tuple[int, StoredTable]:
     meta = target.meta
-    incoming = frame_types(connection, frame)
     stored = stored_table(connection, target.label)
     replace_table = meta.write_mode == "overwrite" and not target.filters
     if stored is not None:
         check_kind(stored, target)
         mismatch = definition_mismatch(stored, target)
-        drift = _drift(stored, target, frame, incoming) if mismatch is None else None
-        if (mismatch is not None or drift is not None) and replace_table:
+        drift = _drift(connection, stored, target, frame) if mismatch is None else None
+        if replace_table and (
+            mismatch is not None or drift is not None or not referencing_tables(connection, stored)
+        ):
+            # The frame defines the table. A new table costs far less than deleting every
+            # row in place (the delete, a COPY among deleted rows and their commit), and
+            # holds exactly what a first write would.
             _drop_table(connection, stored, target)
             stored = None
+            if private_copy:
+                # Free the dropped table's pages for the COPY below; a failure from here on
+                # discards the copy, so the live database is untouched either way.
+                connection.execute("COMMIT")
+                connection.execute("CHECKPOINT")
+                connection.execute("BEGIN TRANSACTION")
         elif mismatch is not None:
             raise MetadataError(mismatch)
         elif drift is not None:
             raise drift
     if stored is None:
-        stored = _create_table(connection, target, frame, incoming)
+        stored = _create_table(connection, target, frame)
     elif meta.write_mode == "overwrite":
+        # Every day (partition) of the output in one statement; a table that other tables
+        # reference keeps its definition and loses its rows.
         condition, params = where(target, stored)
         detach = "DETACH " if stored.kind == "NODE" else ""
         connection.execute(
@@ -118,6 +142,9 @@ def _write(
         # COPY matches columns by position: `ordered` is in table order (endpoint keys first).
         connection.execute(f"COPY {quote(stored.name)} FROM $frame", {"frame": ordered})
 
+    if meta.write_mode == "overwrite":
+        # The slice was emptied and every row of the frame is inside it (checked before).
+        return frame.height, stored
     condition, params = where(target, stored)
     count = rows(
         connection,
@@ -128,12 +155,10 @@ def _write(
 
 
 def _create_table(
-    connection: GraphConnection,
-    target: GraphTarget,
-    frame: pl.DataFrame,
-    incoming: dict[str, str],
+    connection: GraphConnection, target: GraphTarget, frame: pl.DataFrame
 ) -> StoredTable:
     label = quote(target.label)
+    incoming = frame_types(connection, frame)
     if target.rel is None:
         key = node_key(target)
         columns = ", ".join(f"{quote(c)} {incoming[c]}" for c in frame.columns)
@@ -167,7 +192,7 @@ def _create_table(
 
 
 def _drift(
-    stored: StoredTable, target: GraphTarget, frame: pl.DataFrame, incoming: dict[str, str]
+    connection: GraphConnection, stored: StoredTable, target: GraphTarget, frame: pl.DataFrame
 ) -> SchemaDriftError | None:
     where_stored = stored.describe()
     try:
@@ -176,6 +201,7 @@ def _drift(
         else:
             # Table made outside this manager (or altered since): compare Kuzu types.
             endpoint_columns = target.rel.endpoint_columns if target.rel is not None else ()
+            incoming = frame_types(connection, frame)
             properties = {c: t for c, t in incoming.items() if c not in endpoint_columns}
             check_no_drift(
                 stored.properties,
@@ -190,7 +216,7 @@ def _drift(
 
 
 def _drop_table(connection: GraphConnection, stored: StoredTable, target: GraphTarget) -> None:
-    """Drop a table whose definition changed, for an unpartitioned overwrite to recreate it."""
+    """Drop a table for an unpartitioned overwrite to recreate it from the frame."""
     referencing = referencing_tables(connection, stored)
     if referencing:
         raise SchemaDriftError(
