@@ -173,6 +173,24 @@ def targets(results: dict[str, Any]) -> list[Target]:
                 )
             )
 
+    backfill = results.get("backfill")
+    if backfill:
+        year = backfill["year"]
+        found.append(
+            Target(
+                f"A year ({year['days']} days, replay) backfills in one command in under 60 s",
+                f"{_seconds(year['seconds'])}, one run, peak RSS {year['peak_rss_bytes'] / 2**20:.0f} MiB",
+                year["seconds"] < 60,
+            )
+        )
+        found.append(
+            Target(
+                "Per-day cost inside a year backfill at most 1/50 of a one-day run's",
+                f"1/{1 / backfill['per_day_in_year_over_one_day']:.0f}",
+                backfill["per_day_in_year_over_one_day"] <= 1 / 50,
+            )
+        )
+
     startup = results.get("startup")
     if startup:
         found.append(
@@ -287,6 +305,43 @@ def _startup(startup: dict[str, Any]) -> list[str]:
     ]
 
 
+def _backfill(backfill: dict[str, Any]) -> list[str]:
+    year, day, daemon = backfill["year"], backfill["one_day"], backfill["daemon"]
+    mib = 2**20
+    return [
+        (
+            "The default project in replay mode, each path in a fresh instance (deploy/dev/"
+            "dagster.yaml) and data directory: `dg launch --job daily_market_data "
+            "--partition-range A...B` (every asset has a single-run backfill policy), the same "
+            "for one day (`--partition`), and a job backfill through `dagster-daemon`, which "
+            "queues one run per day, each with its own processes."
+        ),
+        "",
+        "| path | days | runs | wall time | per day | peak RSS (largest process) |",
+        "|---|---|---|---|---|---|",
+        (
+            f"| one run, a year | {year['days']} | 1 | {_seconds(year['seconds'])} | "
+            f"{_seconds(backfill['per_day_in_year_s'])} | {year['peak_rss_bytes'] / mib:.0f} MiB |"
+        ),
+        (
+            f"| one run, one day | 1 | 1 | {_seconds(day['seconds'])} | "
+            f"{_seconds(day['seconds'])} | {day['peak_rss_bytes'] / mib:.0f} MiB |"
+        ),
+        (
+            f"| daemon, one run per day | {daemon['days']} | {daemon['runs']} | "
+            f"{_seconds(daemon['seconds'])} | {_seconds(daemon['seconds'] / daemon['days'])} | |"
+        ),
+        "",
+        (
+            f"Per-day cost: inside the year run {_ratio(backfill['per_day_in_year_over_one_day'])} "
+            f"of a one-day run; through the daemon {_ratio(backfill['per_day_daemon_over_one_day'])}"
+            f" of it. The whole year takes {_ratio(backfill['year_over_daemon_per_day'])} the "
+            "time of one day through the daemon."
+        ),
+        "",
+    ]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     date = dt.date.today().isoformat()
     lines = [
@@ -332,6 +387,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += _section(section, results["frame_bytes"])
     if results.get("scaling"):
         lines += ["## Scaling with history", "", *_scaling(results["scaling"])]
+    if results.get("backfill"):
+        lines += ["## Backfills", "", *_backfill(results["backfill"])]
     if results.get("startup"):
         lines += ["## Start-up", "", *_startup(results["startup"])]
     if FIXES.exists():
@@ -351,7 +408,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             "project's own test helpers, runs `benchmarks/suite.py`, and writes "
             "`benchmarks/results.json` and this page. The suite lives in `benchmarks/`: one "
             "module per kind of store (`tables.py`, `objects.py`, `graph.py`), `scaling.py`, "
-            "`startup.py`, the peak-memory probe `memory.py`, and `report.py` for this page."
+            "`backfill.py`, `startup.py`, the peak-memory probe `memory.py`, and `report.py` for this page."
         ),
         "",
     ]

@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--sample-rows", type=int, default=20_000)
     parser.add_argument("--project", type=Path, help="an installed render to use as it is")
     parser.add_argument("--sections", help="comma-separated subset (default: all)")
+    parser.add_argument("--backfill-days", type=int, default=365, help="days of the year run")
     parser.add_argument("--json", type=Path, default=TEMPLATE_ROOT / "benchmarks/results.json")
     parser.add_argument("--markdown", type=Path, default=TEMPLATE_ROOT / "docs/performance.md")
     arguments = parser.parse_args()
@@ -108,6 +109,7 @@ def main() -> None:
                 f"--repeats={arguments.repeats}",
                 f"--sample-rows={arguments.sample_rows}",
                 f"--output={output.name}",
+                f"--backfill-days={arguments.backfill_days}",
             ]
             if arguments.sections:
                 command.append(f"--sections={arguments.sections}")

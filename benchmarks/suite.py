@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import importlib.metadata
 import json
 import logging
@@ -26,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from . import memory
+from .backfill import backfill
 from .common import (
     dagster_resources,
     describe_error,
@@ -147,7 +149,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sample-rows", type=int, default=20_000)
-    parser.add_argument("--sections", default=",".join([*SECTIONS, "scaling", "startup"]))
+    parser.add_argument(
+        "--sections", default=",".join([*SECTIONS, "scaling", "backfill", "startup"])
+    )
+    parser.add_argument("--backfill-days", type=int, default=365)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS probes")
     parser.add_argument("--output", required=True, type=Path)
     arguments = parser.parse_args()
@@ -221,6 +226,11 @@ def main() -> None:
             with contextlib.ExitStack() as stack:
                 inputs = Inputs(frame=frame, payload=payload, stack=stack, resources=resources)
                 results["scaling"] = scaling(setup, inputs)
+    if "backfill" in chosen:
+        settings = importlib.import_module(f"{arguments.package}.settings")
+        results["backfill"] = backfill(
+            arguments.package, settings.PARTITIONS_START_DATE, year_days=arguments.backfill_days
+        )
     if "startup" in chosen:
         print("[bench] start-up", file=sys.stderr, flush=True)
         results["startup"] = startup(arguments.package, arguments.repeats)

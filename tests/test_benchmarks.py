@@ -22,7 +22,7 @@ def test_benchmark_suite_runs_on_a_small_frame(
     project = installed_render("defaults", tmp_path_factory)
     results_file, markdown_file = tmp_path / "results.json", tmp_path / "performance.md"
     command = [sys.executable, "-m", "benchmarks.run", "--project", str(project.path)]
-    command += ["--rows", "2000", "--repeats", "1", "--sample-rows", "200"]
+    command += ["--rows", "2000", "--repeats", "1", "--sample-rows", "200", "--backfill-days", "3"]
     command += ["--json", str(results_file), "--markdown", str(markdown_file)]
     completed = subprocess.run(
         command,
@@ -52,6 +52,9 @@ def test_benchmark_suite_runs_on_a_small_frame(
             if section["payload"] == "frame" and not contender["extrapolated"]:
                 assert "memory" in contender or contender["write_error"], contender
     assert set(results["scaling"]["ratios_365_over_1"]) == set(results["scaling"]["backends"])
+    backfill = results["backfill"]
+    assert (backfill["year"]["days"], backfill["year"]["runs"]) == (3, 1)
+    assert backfill["daemon"]["runs"] == 3 and backfill["year"]["peak_rss_bytes"] > 0
     assert results["startup"]["ratio"] > 0
     assert results["startup"]["heavy_modules_loaded"] == []
 
@@ -69,3 +72,4 @@ def test_benchmark_suite_runs_on_a_small_frame(
     ):
         assert target in markdown
     assert "CREATE per row" in markdown and "365 existing" in markdown
+    assert "## Backfills" in markdown and "backfills in one command" in markdown

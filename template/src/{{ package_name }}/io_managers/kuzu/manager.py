@@ -139,11 +139,12 @@ class KuzuDBIOManager(ConfigurableIOManager):
             table_name=f"{Path(self.db_path).stem}.{target.label}",
             row_count=row_count,
             write_mode=target.meta.write_mode,
+            partitions=list(context.asset_partition_keys) if target.partitioned else None,
         )
         metadata["graph_table"] = MetadataValue.text(stored.describe())
         if row_counts is not None and len(row_counts) > 1:
-            # Dagster records an output's metadata on every partition it covers: the counts
-            # above are the whole range's, these are each day's.
+            # Dagster records an output's metadata on every partition it covers: rows_written
+            # is the whole range's, these are each day's.
             metadata["partition_row_counts"] = MetadataValue.json(row_counts)
         context.add_output_metadata(metadata)
 

@@ -1,0 +1,166 @@
+"""Backfills in the rendered project (replay mode): a year of days in one run, one day in one
+run, and the daemon's per-day path (a job backfill, one run per day), each in a fresh instance
+and data directory, as fresh processes, with their peak RSS.
+
+Runs inside the render's environment (`benchmarks.suite`); the commands are the ones the
+project's README teaches (`dg launch --job daily_market_data --partition-range A...B`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+JOB = "daily_market_data"
+# Wraps a command: runs it, then prints the largest peak RSS (KiB) of any process it started.
+PEAK_RSS = (
+    "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "sys.exit(code)"
+)
+DAEMON_TIMEOUT_S = 900
+
+
+def _workspace(root: Path) -> dict[str, str]:
+    """A fresh instance and data directory; no .env in the working directory to override them."""
+    home, data = root / "home", root / "data"
+    home.mkdir(parents=True)
+    data.mkdir()
+    project = Path.cwd()
+    shutil.copy(project / "deploy" / "dev" / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_ENV"}}
+    return env | {"DAGSTER_HOME": str(home), "DATA_DIR": str(data), "EXCHANGE_MODE": "replay"}
+
+
+def _timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (bytes) of the largest process, and the output of `command`."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode:
+        raise RuntimeError(
+            f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+    peak_kib = int(result.stderr.strip().splitlines()[-1])
+    return seconds, peak_kib * 1024, result.stdout + result.stderr
+
+
+def _launch(package: str, partitions: list[str], root: Path) -> dict[str, Any]:
+    env = _workspace(root)
+    option = (
+        ["--partition", partitions[0]]
+        if len(partitions) == 1
+        else ["--partition-range", f"{partitions[0]}...{partitions[-1]}"]
+    )
+    command = ["dg", "launch", "--job", JOB, *option, "-m", f"{package}.definitions"]
+    seconds, peak, output = _timed(command, root, env)
+    runs = output.count("RUN_SUCCESS")
+    if runs != 1:
+        raise RuntimeError(f"expected one successful run, saw {runs}:\n{output[-3000:]}")
+    return {"days": len(partitions), "seconds": seconds, "peak_rss_bytes": peak, "runs": runs}
+
+
+def _daemon_path(package: str, partitions: list[str], root: Path) -> dict[str, Any]:
+    """A job backfill through the daemon: one queued run per day, each its own processes."""
+    env = _workspace(root)
+    target = ["-m", f"{package}.definitions"]
+    daemon = subprocess.Popen(
+        ["dagster-daemon", "run", *target],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                "dagster",
+                "job",
+                "backfill",
+                "-j",
+                JOB,
+                "--partitions",
+                ",".join(partitions),
+                "--noprompt",
+                *target,
+            ],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        probe = (
+            "import dagster as dg, json\n"
+            "with dg.DagsterInstance.get() as instance:\n"
+            "    runs = instance.get_runs()\n"
+            "    print(json.dumps([r.status.value for r in runs]))\n"
+        )
+        statuses: list[str] = []
+        while time.perf_counter() - started < DAEMON_TIMEOUT_S:
+            out = subprocess.run(
+                [sys.executable, "-c", probe],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            statuses = json.loads(out.strip().splitlines()[-1]) if out.strip() else []
+            if len(statuses) == len(partitions) and all(
+                s in {"SUCCESS", "FAILURE", "CANCELED"} for s in statuses
+            ):
+                break
+            time.sleep(1)
+        seconds = time.perf_counter() - started
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        daemon.wait(timeout=60)
+    if statuses != ["SUCCESS"] * len(partitions):
+        raise RuntimeError(f"daemon backfill did not succeed: {statuses}")
+    return {"days": len(partitions), "seconds": seconds, "runs": len(statuses)}
+
+
+def backfill(
+    package: str, start: str, year_days: int = 365, daemon_days: int = 3
+) -> dict[str, Any]:
+    first = dt.date.fromisoformat(start)
+    days = [(first + dt.timedelta(days=n)).isoformat() for n in range(year_days)]
+    with tempfile.TemporaryDirectory(prefix="bench-backfill-") as scratch:
+        root = Path(scratch)
+        print(f"[bench] backfill: {year_days} days in one run", file=sys.stderr, flush=True)
+        year = _launch(package, days, root / "year")
+        print("[bench] backfill: one day in one run", file=sys.stderr, flush=True)
+        one_day = _launch(package, days[:1], root / "day")
+        print(
+            f"[bench] backfill: {daemon_days} days through the daemon", file=sys.stderr, flush=True
+        )
+        daemon = _daemon_path(package, days[:daemon_days], root / "daemon")
+    per_day_in_year = year["seconds"] / year["days"]
+    per_day_daemon = daemon["seconds"] / daemon["days"]
+    return {
+        "year": year,
+        "one_day": one_day,
+        "daemon": daemon,
+        "per_day_in_year_s": per_day_in_year,
+        "per_day_in_year_over_one_day": per_day_in_year / one_day["seconds"],
+        "per_day_daemon_over_one_day": per_day_daemon / one_day["seconds"],
+        "year_over_daemon_per_day": year["seconds"] / per_day_daemon,
+    }
