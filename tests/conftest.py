@@ -5,12 +5,19 @@ every `uv` call shares one cache, so the answer sets cost one resolution between
 """
 
 import io
+import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import tarfile
-from collections.abc import Mapping
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,6 +196,72 @@ def template_versions(repository: Path, old_revision: str, old_tag: str, new_tag
     commit_all(repository, f"Release {new_tag}")
     git(repository, "tag", new_tag)
     return repository
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class GraphQLErrors(AssertionError):
+    """The Dagster webserver answered a GraphQL request with errors."""
+
+
+def graphql(port: int, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `data` of a GraphQL request to the webserver on `port`; errors raise GraphQLErrors."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.load(response)
+    if answer.get("errors"):
+        raise GraphQLErrors(answer["errors"])
+    return answer["data"]
+
+
+UI_STARTUP_TIMEOUT_SECONDS = 180
+UI_READY_QUERY = "{ assetNodes { assetKey { path } } }"
+
+
+@contextmanager
+def ui_server(project: Path, command: list[str], log_path: Path) -> Iterator[int]:
+    """`uv run <command> --host 127.0.0.1 --port N` in a render (`dg dev`, `dagster dev`), with
+    no DAGSTER_HOME or DAGSTER_ENV set by hand; yields N once the code location is loaded, and
+    stops the whole process group afterwards."""
+    port = free_port()
+    env = {k: v for k, v in uv_environment().items() if k not in {"DAGSTER_HOME", "DAGSTER_ENV"}}
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [*uv_bin(), "run", "--frozen", *command, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + UI_STARTUP_TIMEOUT_SECONDS
+            loaded = False
+            while not loaded and time.monotonic() < deadline and server.poll() is None:
+                try:
+                    loaded = bool(graphql(port, UI_READY_QUERY)["assetNodes"])
+                except (urllib.error.URLError, ConnectionError, KeyError, TypeError, GraphQLErrors):
+                    pass
+                if not loaded:
+                    time.sleep(1)
+            log.flush()
+            assert loaded, log_path.read_text()[-5000:]
+            yield port
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
 
 
 _renders: dict[str, Render] = {}

@@ -2,30 +2,22 @@
 schedule and sensor (the schedule and the automation sensor stopped until someone turns one on),
 and the runs the demo launched, from the dev instance `.env` names (no variable set by hand)."""
 
-import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import (
     Render,
     assert_no_outdated_warning,
+    graphql,
     installed_render,
     run_uv,
-    uv_bin,
-    uv_environment,
+    ui_server,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("defaults")]
 
-STARTUP_TIMEOUT_SECONDS = 180
 DEMO_DAY = "2024-01-02"
 
 QUERY = """
@@ -47,27 +39,6 @@ QUERY = """
   instance { runQueuingSupported info }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["data"]
-
-
-def without_dagster_home() -> dict[str, str]:
-    """The environment of a user who set nothing by hand."""
-    return {k: v for k, v in uv_environment().items() if k not in {"DAGSTER_HOME", "DAGSTER_ENV"}}
 
 
 @pytest.fixture(scope="module")
@@ -93,37 +64,8 @@ def demo(tmp_path_factory) -> tuple[Render, str]:
 
 def serve(project: Path, command: list[str], log_path: Path) -> dict:
     """Start the UI with `command`, return the QUERY's answer once the code location is loaded."""
-    port = free_port()
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [*uv_bin(), "run", "--frozen", *command, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=project,
-            env=without_dagster_home(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-            data = None
-            while time.monotonic() < deadline and server.poll() is None:
-                try:
-                    data = graphql(port, QUERY)
-                    if data["assetNodes"]:
-                        break
-                except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
-                    pass
-                time.sleep(1)
-            log.flush()
-            assert data and data["assetNodes"], log_path.read_text()[-5000:]
-            return data
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+    with ui_server(project, command, log_path) as port:
+        return graphql(port, QUERY)
 
 
 def assert_serves_the_whole_pipeline(data: dict) -> None:

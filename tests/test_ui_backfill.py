@@ -3,29 +3,20 @@
 with every run and every asset partition succeeded, and every check passed."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ANSWER_SETS, render, run_uv, uv_bin, uv_environment
+from conftest import ANSWER_SETS, UI_READY_QUERY, graphql, render, run_uv, ui_server
 
 # Its own render and group: the backfill writes runs and data that the "defaults" tests'
 # render must not see, and the two groups run side by side under `--dist loadgroup`.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui_backfill")]
 
 DAYS = ["2024-01-02", "2024-01-03", "2024-01-04"]
-STARTUP_TIMEOUT_SECONDS = 180
 BACKFILL_TIMEOUT_SECONDS = 480
-
-ASSETS_QUERY = "{ assetNodes { assetKey { path } } }"
 
 # The mutation and parameters of the UI's "Materialize..." dialog for assets that share a
 # partitions definition (LaunchAssetChoosePartitionsDialog.tsx, Dagster 1.13).
@@ -79,24 +70,6 @@ CHECKS = """
 FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def graphql(port: int, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer = json.load(response)
-    assert "errors" not in answer, answer["errors"]
-    return answer["data"]
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A default render of its own, installed."""
@@ -110,35 +83,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dg_dev(project: Path, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """`uv run dg dev` in the render (webserver and daemon, the dev instance of its .env): its
     port once the code location is loaded, and its log."""
-    port = free_port()
     log_path = tmp_path / "dg-dev.log"
-    env = {k: v for k, v in uv_environment().items() if k not in {"DAGSTER_HOME", "DAGSTER_ENV"}}
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [*uv_bin(), "run", "--frozen", "dg", "dev", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-            loaded = False
-            while not loaded and time.monotonic() < deadline and server.poll() is None:
-                try:
-                    loaded = bool(graphql(port, ASSETS_QUERY)["assetNodes"])
-                except (urllib.error.URLError, ConnectionError, KeyError, TypeError):
-                    time.sleep(1)
-            assert loaded, log_path.read_text()[-5000:]
-            yield port, log_path
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+    with ui_server(project, ["dg", "dev"], log_path) as port:
+        yield port, log_path
 
 
 def wait_for_backfill(port: int, backfill_id: str, log_path: Path) -> dict[str, Any]:
@@ -158,7 +105,7 @@ def wait_for_backfill(port: int, backfill_id: str, log_path: Path) -> dict[str, 
 
 def test_a_ui_backfill_of_every_asset_over_three_days_succeeds(dg_dev: tuple[int, Path]) -> None:
     port, log_path = dg_dev
-    asset_keys = [node["assetKey"] for node in graphql(port, ASSETS_QUERY)["assetNodes"]]
+    asset_keys = [node["assetKey"] for node in graphql(port, UI_READY_QUERY)["assetNodes"]]
     assert {"graph/market", "graph/lists", "raw/binance_markets"} <= {
         "/".join(key["path"]) for key in asset_keys
     }
