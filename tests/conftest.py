@@ -198,6 +198,23 @@ def template_versions(repository: Path, old_revision: str, old_tag: str, new_tag
     return repository
 
 
+def copy_under_git(repository: Path, project: Path, tag: str) -> Path:
+    """The project of `repository` at `tag` (defaults, no tasks), committed in its own repository
+    as a user's project is before `copier update`."""
+    copier.run_copy(
+        str(repository),
+        str(project),
+        vcs_ref=tag,
+        defaults=True,
+        quiet=True,
+        unsafe=True,
+        skip_tasks=True,
+    )
+    git(project, "init", "--quiet")
+    commit_all(project, "Generated")
+    return project
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

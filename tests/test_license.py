@@ -18,7 +18,14 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import TEMPLATE_ROOT, commit_all, git, render, run_uv, template_versions
+from conftest import (
+    TEMPLATE_ROOT,
+    copy_under_git,
+    git,
+    render,
+    run_uv,
+    template_versions,
+)
 
 CONFIG = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
 CHOICES: list[str] = CONFIG["license"]["choices"]
@@ -153,19 +160,8 @@ def test_update_of_a_project_from_before_the_question_gets_the_default(tmp_path:
         tmp_path / "template", template_before_the_license_question(), "v9.0.0", "v9.1.0"
     )
 
-    project = tmp_path / "project"
-    copier.run_copy(
-        str(repository),
-        str(project),
-        vcs_ref="v9.0.0",
-        defaults=True,
-        quiet=True,
-        unsafe=True,
-        skip_tasks=True,
-    )
+    project = copy_under_git(repository, tmp_path / "project", "v9.0.0")
     assert not (project / "LICENSE").exists()
-    git(project, "init", "--quiet")
-    commit_all(project, "Generated")
 
     copier.run_update(
         str(project), vcs_ref="v9.1.0", defaults=True, overwrite=True, unsafe=True, quiet=True

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import copier
 import pytest
-from conftest import TEMPLATE_ROOT, commit_all, copy_template_working_tree, git, template_versions
+from conftest import (
+    TEMPLATE_ROOT,
+    commit_all,
+    copy_template_working_tree,
+    copy_under_git,
+    git,
+    template_versions,
+)
 
 TABLES_V1 = '''"""Tables, as the template first wrote them."""
 
@@ -254,20 +261,9 @@ def test_layout_moves_keep_edits_on_update_to_0_2_0(
         tmp_path / "template", template_before_the_moves(moves), "v0.1.0", "v0.2.0"
     )
 
-    project = tmp_path / "project"
-    copier.run_copy(
-        str(repository),
-        str(project),
-        vcs_ref="v0.1.0",
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-        skip_tasks=True,
-    )
+    project = copy_under_git(repository, tmp_path / "project", "v0.1.0")
     for old, _ in moves:
         assert (project / old).is_file(), f"0.1.0 did not generate {old}"
-    git(project, "init", "--quiet")
-    commit_all(project, "Generated")
     edited = {
         "src/dagster_crypto_data/resources/replay/base.py": REPLAY_EDIT,
         # transport.py also changes in 0.2.0 (its error message): the two edits merge.
