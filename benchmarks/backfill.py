@@ -80,6 +80,14 @@ def _daemon_path(package: str, partitions: list[str], root: Path) -> dict[str, A
     """A job backfill through the daemon: one queued run per day, each its own processes."""
     env = _workspace(root)
     target = ["-m", f"{package}.definitions"]
+    # Create the instance's storage before two processes open it: the daemon and the CLI
+    # creating a fresh SQLite storage at once both stamp its schema version (two alembic heads).
+    subprocess.run(
+        [sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().get_runs()"],
+        cwd=root,
+        env=env,
+        check=True,
+    )
     daemon = subprocess.Popen(
         ["dagster-daemon", "run", *target],
         cwd=root,
@@ -90,23 +98,20 @@ def _daemon_path(package: str, partitions: list[str], root: Path) -> dict[str, A
     )
     try:
         started = time.perf_counter()
-        subprocess.run(
-            [
-                "dagster",
-                "job",
-                "backfill",
-                "-j",
-                JOB,
-                "--partitions",
-                ",".join(partitions),
-                "--noprompt",
-                *target,
-            ],
+        command = ["dagster", "job", "backfill", "-j", JOB, "--partitions", ",".join(partitions)]
+        submitted = subprocess.run(
+            [*command, "--noprompt", *target],
             cwd=root,
             env=env,
             capture_output=True,
-            check=True,
+            text=True,
+            check=False,
         )
+        if submitted.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command)} exited with {submitted.returncode}:\n"
+                + (submitted.stdout + submitted.stderr)[-4000:]
+            )
         probe = (
             "import dagster as dg, json\n"
             "with dg.DagsterInstance.get() as instance:\n"
