@@ -1,6 +1,8 @@
 """A backfill launched the way Dagster's UI launches it, on a default render served by `dg dev`
 (webserver and daemon): every asset over three days, the graph multi-asset included, completes
-with every run and every asset partition succeeded, and every check passed."""
+with every run and every asset partition succeeded, and every check passed. With
+`BACKFILL_MAX_DAYS_PER_RUN` set in settings.py, the daemon splits the range into runs of at most
+that many days."""
 
 import json
 import time
@@ -16,6 +18,8 @@ from conftest import ANSWER_SETS, UI_READY_QUERY, graphql, render, run_uv, ui_se
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui_backfill")]
 
 DAYS = ["2024-01-02", "2024-01-03", "2024-01-04"]
+CHUNKED_DAYS = ["2024-01-05", "2024-01-06", "2024-01-07"]
+MAX_DAYS_PER_RUN = 2
 BACKFILL_TIMEOUT_SECONDS = 480
 
 # The mutation and parameters of the UI's "Materialize..." dialog for assets that share a
@@ -88,6 +92,70 @@ def dg_dev(project: Path, tmp_path: Path) -> Iterator[tuple[int, Path]]:
         yield port, log_path
 
 
+@pytest.fixture
+def chunked_settings(project: Path) -> Iterator[None]:
+    """settings.py of the render with `BACKFILL_MAX_DAYS_PER_RUN = 2`, restored afterwards."""
+    settings = project / "src" / "dagster_crypto_data" / "settings.py"
+    original = settings.read_text()
+    default = "BACKFILL_MAX_DAYS_PER_RUN: int | None = None"
+    assert default in original
+    settings.write_text(
+        original.replace(default, f"BACKFILL_MAX_DAYS_PER_RUN: int | None = {MAX_DAYS_PER_RUN}")
+    )
+    try:
+        yield
+    finally:
+        settings.write_text(original)
+
+
+def launch_backfill(port: int, asset_keys: list[dict[str, Any]], days: list[str]) -> str:
+    """The UI's "Materialize..." dialog over `days`: the backfill's id."""
+    launched = graphql(
+        port,
+        LAUNCH,
+        {
+            "backfillParams": {
+                "tags": [{"key": "dagster/from_ui", "value": "true"}],
+                "assetSelection": [{"path": key["path"]} for key in asset_keys],
+                "partitionNames": days,
+                "fromFailure": False,
+            }
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return launched["backfillId"]
+
+
+def assert_every_partition_materialized(
+    backfill: dict[str, Any], asset_keys: list[dict[str, Any]], days: list[str], log: str
+) -> None:
+    runs = backfill["runs"]
+    assert runs, backfill
+    assert [run for run in runs if run["status"] != "SUCCESS"] == [], log[-4000:]
+    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    statuses = {
+        "/".join(status["assetKey"]["path"]): status
+        for status in backfill["assetBackfillData"]["assetBackfillStatuses"]
+    }
+    assert set(statuses) == {"/".join(key["path"]) for key in asset_keys}
+    for key, status in statuses.items():
+        counts = (
+            status["numPartitionsTargeted"],
+            status["numPartitionsMaterialized"],
+            status["numPartitionsFailed"],
+            status["numPartitionsInProgress"],
+        )
+        assert counts == (len(days), len(days), 0, 0), (key, status)
+
+
+def run_days(run: dict[str, Any]) -> tuple[str, str]:
+    """First and last day of a backfill run, from its partition tags."""
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"], tags["dagster/partition"]
+    return tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
+
+
 def wait_for_backfill(port: int, backfill_id: str, log_path: Path) -> dict[str, Any]:
     deadline = time.monotonic() + BACKFILL_TIMEOUT_SECONDS
     while True:
@@ -111,40 +179,12 @@ def test_a_ui_backfill_of_every_asset_over_three_days_succeeds(dg_dev: tuple[int
     }
 
     started = time.monotonic()
-    launched = graphql(
-        port,
-        LAUNCH,
-        {
-            "backfillParams": {
-                "tags": [{"key": "dagster/from_ui", "value": "true"}],
-                "assetSelection": [{"path": key["path"]} for key in asset_keys],
-                "partitionNames": DAYS,
-                "fromFailure": False,
-            }
-        },
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill = wait_for_backfill(port, launched["backfillId"], log_path)
+    backfill = wait_for_backfill(port, launch_backfill(port, asset_keys, DAYS), log_path)
     elapsed = time.monotonic() - started
     print(f"backfill of {len(asset_keys)} assets over {len(DAYS)} days: {elapsed:.0f} s")
-
-    runs = backfill["runs"]
-    assert runs, backfill
-    assert [run for run in runs if run["status"] != "SUCCESS"] == [], log_path.read_text()[-4000:]
-    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
-    statuses = {
-        "/".join(status["assetKey"]["path"]): status
-        for status in backfill["assetBackfillData"]["assetBackfillStatuses"]
-    }
-    assert set(statuses) == {"/".join(key["path"]) for key in asset_keys}
-    for key, status in statuses.items():
-        counts = (
-            status["numPartitionsTargeted"],
-            status["numPartitionsMaterialized"],
-            status["numPartitionsFailed"],
-            status["numPartitionsInProgress"],
-        )
-        assert counts == (len(DAYS), len(DAYS), 0, 0), (key, status)
+    assert_every_partition_materialized(backfill, asset_keys, DAYS, log_path.read_text())
+    # The default policy: every run covers the whole range.
+    assert {run_days(run) for run in backfill["runs"]} == {(DAYS[0], DAYS[-1])}
 
     checks = {
         ("/".join(node["assetKey"]["path"]), check["name"]): check[
@@ -160,3 +200,17 @@ def test_a_ui_backfill_of_every_asset_over_three_days_succeeds(dg_dev: tuple[int
         if execution is None or execution["status"] != "SUCCEEDED"
     }
     assert failed == {}, failed
+
+
+def test_a_backfill_longer_than_the_run_limit_in_settings_runs_in_chunks(
+    chunked_settings: None, dg_dev: tuple[int, Path]
+) -> None:
+    port, log_path = dg_dev
+    asset_keys = [node["assetKey"] for node in graphql(port, UI_READY_QUERY)["assetNodes"]]
+    backfill = wait_for_backfill(port, launch_backfill(port, asset_keys, CHUNKED_DAYS), log_path)
+    assert_every_partition_materialized(backfill, asset_keys, CHUNKED_DAYS, log_path.read_text())
+    # Three days with at most two per run: runs of the first two days and of the third.
+    assert {run_days(run) for run in backfill["runs"]} == {
+        (CHUNKED_DAYS[0], CHUNKED_DAYS[1]),
+        (CHUNKED_DAYS[2], CHUNKED_DAYS[2]),
+    }
