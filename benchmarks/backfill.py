@@ -143,6 +143,69 @@ def _daemon_path(package: str, partitions: list[str], root: Path) -> dict[str, A
     return {"days": len(partitions), "seconds": seconds, "runs": len(statuses)}
 
 
+# Planned-materialization events per round of the event-log comparison: a year's backfill of
+# the default answers records 3,650 of them before its first step, and as many materializations.
+EVENTS_PER_ROUND = 1000
+EVENT_ROUNDS = 3
+
+
+def _event_log(package: str) -> dict[str, Any]:
+    """Milliseconds per asset event: Dagster's SQLite event log against the dev instance's
+    (the same files, connections kept open), interleaved rounds in fresh directories."""
+    import importlib
+
+    import dagster as dg
+    from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent
+    from dagster._core.events.log import EventLogEntry
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    pooled = importlib.import_module(f"{package}.instance_storage").PooledSqliteEventLogStorage
+
+    def events(run_id: str) -> list[EventLogEntry]:
+        return [
+            EventLogEntry(
+                error_info=None,
+                level=10,
+                user_message="",
+                run_id=run_id,
+                timestamp=time.time(),
+                job_name=JOB,
+                dagster_event=DagsterEvent.build_asset_materialization_planned_event(
+                    JOB,
+                    "step",
+                    AssetMaterializationPlannedData(
+                        dg.AssetKey(["bench", f"asset_{n % 10}"]), partition=f"day-{n // 10}"
+                    ),
+                ),
+            )
+            for n in range(EVENTS_PER_ROUND)
+        ]
+
+    contenders = {
+        "dagster": lambda home: SqliteEventLogStorage(str(Path(home) / "history" / "runs")),
+        "ours": lambda home: pooled(instance_dir=home),
+    }
+    timings: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_number in range(EVENT_ROUNDS):
+        for name, build in contenders.items():
+            with tempfile.TemporaryDirectory(prefix="bench-events-") as home:
+                storage = build(home)
+                batch = events(f"run-{round_number}")
+                started = time.perf_counter()
+                for event in batch:
+                    storage.store_event(event)
+                timings[name].append((time.perf_counter() - started) / len(batch))
+                storage.dispose()
+    per_event = {name: sorted(values)[len(values) // 2] for name, values in timings.items()}
+    return {
+        "events_per_round": EVENTS_PER_ROUND,
+        "rounds": EVENT_ROUNDS,
+        "dagster_ms_per_event": per_event["dagster"] * 1000,
+        "ours_ms_per_event": per_event["ours"] * 1000,
+        "dagster_over_ours": per_event["dagster"] / per_event["ours"],
+    }
+
+
 def backfill(
     package: str, start: str, year_days: int = 365, daemon_days: int = 3
 ) -> dict[str, Any]:
@@ -158,12 +221,15 @@ def backfill(
             f"[bench] backfill: {daemon_days} days through the daemon", file=sys.stderr, flush=True
         )
         daemon = _daemon_path(package, days[:daemon_days], root / "daemon")
+    print("[bench] backfill: the event log, Dagster's SQLite and ours", file=sys.stderr, flush=True)
+    event_log = _event_log(package)
     per_day_in_year = year["seconds"] / year["days"]
     per_day_daemon = daemon["seconds"] / daemon["days"]
     return {
         "year": year,
         "one_day": one_day,
         "daemon": daemon,
+        "event_log": event_log,
         "per_day_in_year_s": per_day_in_year,
         "per_day_in_year_over_one_day": per_day_in_year / one_day["seconds"],
         "per_day_daemon_over_one_day": per_day_daemon / one_day["seconds"],

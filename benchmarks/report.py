@@ -339,6 +339,25 @@ def _backfill(backfill: dict[str, Any]) -> list[str]:
             "time of one day through the daemon."
         ),
         "",
+        *_event_log(backfill.get("event_log")),
+    ]
+
+
+def _event_log(event_log: dict[str, Any] | None) -> list[str]:
+    if not event_log:
+        return []
+    return [
+        (
+            "A backfill records two asset events per asset and day (planned before the first "
+            "step, then materialized). Storing them, "
+            f"{event_log['events_per_round']:,} planned events per round, median of "
+            f"{event_log['rounds']} interleaved rounds: Dagster's `SqliteEventLogStorage` "
+            f"{event_log['dagster_ms_per_event']:.2f} ms per event, the dev instance's "
+            f"`PooledSqliteEventLogStorage` (same files, connections kept open) "
+            f"{event_log['ours_ms_per_event']:.2f} ms: Dagster's/ours "
+            f"{_ratio(event_log['dagster_over_ours'])}."
+        ),
+        "",
     ]
 
 
