@@ -17,12 +17,13 @@ from typing import Any
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field, PrivateAttr
 
+from ..core.config import KnownSettings
 from ..files.manager import FileStore
 from .backend import S3Backend
 from .client import S3Client, S3Settings
 
 
-class S3IOManager(ConfigurableIOManager):
+class S3IOManager(ConfigurableIOManager, KnownSettings):
     """Stores dicts as JSON and polars DataFrames as Parquet objects in ``bucket``.
 
     One object per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). A run of
