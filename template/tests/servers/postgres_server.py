@@ -184,6 +184,22 @@ class PostgresServer:
         """
         self._require_managed("stop").stop(mode)
 
+    def start_as_standby(self) -> None:
+        """Stop a launched server and start it as a standby that admits no connection.
+
+        Every login then fails with the server's "the database system is not accepting
+        connections" (SQLSTATE 57P03, as while it starts up) until :meth:`promote`.
+        """
+        self._require_managed("start as a standby").start_as_standby()
+
+    def promote(self) -> None:
+        """End the standby state of :meth:`start_as_standby`: the server admits logins again."""
+        self._require_managed("promote").promote()
+
+    def log(self) -> str:
+        """The launched server's log so far (one line per refused login, among others)."""
+        return self._require_managed("read the log of").log()
+
     def close(self) -> None:
         """Stop a launched server and delete its data; no-op for external servers."""
         if self.process is not None:
@@ -334,6 +350,22 @@ class EmbeddedPostgres:
     def stop(self, mode: StopMode = "fast") -> None:
         if self.running:
             self._pg_ctl(["-w", "-t", "30", "-m", mode, "stop"])
+
+    def start_as_standby(self) -> None:
+        """Restart in standby mode with hot standby off: running, but admitting no login."""
+        self.stop("fast")
+        with (self.pgdata / "postgresql.conf").open("a") as conf:
+            conf.write("\nhot_standby = off\n")
+        (self.pgdata / "standby.signal").touch()
+        self.start()
+
+    def promote(self) -> None:
+        """Leave standby mode (the server removes standby.signal) and admit logins."""
+        self._pg_ctl(["-w", "-t", "30", "promote"])
+
+    def log(self) -> str:
+        path = self.pgdata / "log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def close(self) -> None:
         if self._closed:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
+from .core.config import KnownSettings
 from .core.files import atomic_write
 from .files.backend import Log, Source, Writer
 from .files.manager import FileStore
@@ -63,7 +64,7 @@ class LocalBackend:
         return self._file(path).resolve().as_uri()
 
 
-class FilesystemIOManager(ConfigurableIOManager):
+class FilesystemIOManager(ConfigurableIOManager, KnownSettings):
     """Stores dicts as JSON and polars DataFrames as Parquet under ``base_path``.
 
     One file per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). A run of

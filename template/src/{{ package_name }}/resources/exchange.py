@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import dagster as dg
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
+from ..io_managers.core.config import KnownSettings
 from ..replay import FAULTS_ENV_VAR, REPLAY_TIMEFRAMES, FaultPlan, check_exchange
 from ..retry import Backoff, Retry, retry_call
 
@@ -107,7 +108,7 @@ def _choices(name: str, available: list[str]) -> str:
     return f"{hint} Available ({len(available)}): {', '.join(available)}."
 
 
-class ExchangeResource(dg.ConfigurableResource):
+class ExchangeResource(dg.ConfigurableResource, KnownSettings):
     """ccxt exchanges for the extract assets, live or replayed.
 
     `mode="live"` talks to the exchange (rate limited, `timeout_ms`, `max_retries` retries

@@ -15,10 +15,11 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from ..io_managers.core.config import KnownSettings
 from ..io_managers.kuzu.connection import lock_timeout_field, run_query
 
 
-class GraphQueryResource(dg.ConfigurableResource):
+class GraphQueryResource(dg.ConfigurableResource, KnownSettings):
     """Read-only Cypher over a Kuzu database file; values always bound as ``$name`` parameters.
 
     Each :meth:`query` opens the file read-only, runs one statement and closes it, so a reader

@@ -3,6 +3,7 @@
 It knows no backend by name; backends import it, never each other.
 
 - ``errors``: the error hierarchy (each message names what to fix);
+- ``config``: settings of managers and resources; an unknown argument names the nearest;
 - ``metadata``: the storage vocabulary of asset metadata (:class:`~.metadata.StorageMetadata`);
 - ``context``: what an output or input is called in messages, and its upstream output;
 - ``naming``: asset key -> path parts or (schema, table); identifiers and path segments checked;

@@ -18,6 +18,7 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
+from ..core.config import KnownSettings
 from ..core.context import asset_label, materialize_hint
 from ..core.errors import MetadataError, MissingDataError
 from ..core.frames import restore_dtypes, select_columns
@@ -46,7 +47,7 @@ _DICT_FIX = (
 )
 
 
-class KuzuDBIOManager(ConfigurableIOManager):
+class KuzuDBIOManager(ConfigurableIOManager, KnownSettings):
     """Stores polars DataFrames as node or relationship tables of a Kuzu database file.
 
     Node tables: label from metadata ``table`` (else the last part of the asset key), key from

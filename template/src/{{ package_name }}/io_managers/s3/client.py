@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from ..core.errors import UnsafeNameError
 from .errors import (
@@ -26,6 +27,10 @@ from .errors import (
 T = TypeVar("T")
 
 MIB = 1024 * 1024
+# Host names of AWS's own S3 endpoints (any region, China and GovCloud included).
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
+# Where boto3 finds an endpoint when endpoint_url is not set (besides AWS's own).
+CONFIGURED_ENDPOINT = "AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the profile's endpoint_url"
 # S3 bucket names: 3-63 characters, lowercase letters, digits, dots and hyphens.
 BUCKET_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
 
@@ -58,7 +63,7 @@ class S3Settings:
     endpoint_url: str | None = None
     access_key: str | None = None
     secret_key: str | None = None
-    region: str = "us-east-1"
+    region: str | None = None
     use_ssl: bool = True
     create_bucket: bool = True
     multipart_threshold_mb: int = 64
@@ -80,18 +85,6 @@ class S3Settings:
             url = ("https://" if self.use_ssl else "http://") + url
         return url
 
-    def endpoint_label(self) -> str:
-        endpoint = self.endpoint()
-        return f"endpoint {endpoint}" if endpoint else f"AWS S3 (region {self.region})"
-
-    def bucket_fix(self) -> str:
-        if self.endpoint():
-            return (
-                f"Create it first: with docker compose the minio-create-bucket service does "
-                f"(S3_BUCKET={self.bucket}), or `mc mb <alias>/{self.bucket}`."
-            )
-        return f"Create it first: `aws s3 mb s3://{self.bucket} --region {self.region}`."
-
 
 class S3Client:
     """A lazily created, thread-safe boto3 client, the bucket check, and error translation.
@@ -109,18 +102,71 @@ class S3Client:
 
     def __init__(self, settings: S3Settings) -> None:
         self.settings = settings
-        self.errors = ErrorTranslator(
-            bucket=settings.bucket,
-            endpoint_label=settings.endpoint_label(),
-            access_key=settings.access_key,
-            secret_key=settings.secret_key,
-            max_attempts=settings.max_attempts,
-            bucket_fix=settings.bucket_fix(),
-            diagnose_forbidden=self._diagnose_forbidden,
-        )
         self._client: Any = None
+        self._errors: ErrorTranslator | None = None
         self._lock = threading.Lock()
         self._bucket_ready = False
+
+    @property
+    def errors(self) -> ErrorTranslator:
+        """The translator of this client's failures (it names the endpoint boto3 resolved)."""
+        if self._errors is None:
+            s = self.settings
+            self._errors = ErrorTranslator(
+                bucket=s.bucket,
+                endpoint_label=self.endpoint_label(),
+                access_key=s.access_key,
+                secret_key=s.secret_key,
+                max_attempts=s.max_attempts,
+                bucket_fix=self.bucket_fix(),
+                diagnose_forbidden=self._diagnose_forbidden,
+            )
+        return self._errors
+
+    # ---------------------------------------------------------------- where it connects
+
+    def _resolved(self) -> tuple[str | None, str | None]:
+        """The endpoint URL and region boto3 resolved (both ``None`` if it cannot build one)."""
+        try:
+            meta = self.boto().meta
+        except Exception:  # a message about another failure must not fail itself
+            return None, self.settings.region or None
+        return str(meta.endpoint_url), meta.region_name
+
+    def region(self) -> str:
+        """The region requests are signed for: ``region``, else boto3's default chain
+        (AWS_REGION / AWS_DEFAULT_REGION, the profile), else us-east-1."""
+        return self._resolved()[1] or "us-east-1"
+
+    def configured_endpoint(self) -> str | None:
+        """The endpoint boto3 found in its configuration when ``endpoint_url`` is not set
+        (e.g. AWS_ENDPOINT_URL_S3), or ``None`` for AWS's own endpoints."""
+        if self.settings.endpoint():
+            return None
+        resolved = self._resolved()[0]
+        if resolved is None:
+            return None
+        host = urlsplit(resolved).hostname or ""
+        return None if host.endswith(AWS_HOST_SUFFIXES) else resolved
+
+    def endpoint_label(self) -> str:
+        endpoint = self.settings.endpoint()
+        if endpoint:
+            return f"endpoint {endpoint}"
+        configured = self.configured_endpoint()
+        if configured:
+            return f"endpoint {configured} (from {CONFIGURED_ENDPOINT})"
+        return f"AWS S3 (region {self.region()})"
+
+    def bucket_fix(self) -> str:
+        bucket = self.settings.bucket
+        if self.settings.endpoint():
+            return (
+                f"Create it first: with docker compose the minio-create-bucket service does "
+                f"(S3_BUCKET={bucket}), or `mc mb <alias>/{bucket}`."
+            )
+        # The AWS CLI reads the same variables (endpoint, region, credentials) as boto3.
+        return f"Create it first: `aws s3 mb s3://{bucket} --region {self.region()}`."
 
     # ---------------------------------------------------------------- client
 
@@ -158,6 +204,8 @@ class S3Client:
             # MinIO and most S3-compatible stores serve buckets as paths, not subdomains.
             s3={"addressing_style": "path"} if s.endpoint() else {},
         )
+        # endpoint_url None: AWS, or the endpoint of boto3's configuration (AWS_ENDPOINT_URL_S3
+        # ...), whose scheme wins over use_ssl as an explicit endpoint_url's does.
         return Session().client(
             "s3",
             endpoint_url=s.endpoint(),
@@ -244,13 +292,13 @@ class S3Client:
         if not self.bucket_exists(key):
             if not s.create_bucket:
                 raise S3BucketNotFoundError(
-                    f"Bucket {s.bucket!r} does not exist at {s.endpoint_label()} (needed "
-                    f"for {self.uri(key)}), and create_bucket is False. {s.bucket_fix()} "
+                    f"Bucket {s.bucket!r} does not exist at {self.endpoint_label()} (needed "
+                    f"for {self.uri(key)}), and create_bucket is False. {self.bucket_fix()} "
                     "Or set create_bucket=True if the credentials may create buckets."
                 )
             self._create_bucket(key)
             if log is not None:
-                log(f"Created bucket {s.bucket!r} at {s.endpoint_label()}")
+                log(f"Created bucket {s.bucket!r} at {self.endpoint_label()}")
         self._bucket_ready = True
 
     def _create_bucket(self, key: str) -> None:
@@ -258,8 +306,9 @@ class S3Client:
 
         s = self.settings
         arguments: dict[str, Any] = {"Bucket": s.bucket}
-        if s.region and s.region != "us-east-1":
-            arguments["CreateBucketConfiguration"] = {"LocationConstraint": s.region}
+        region = self.region()
+        if region != "us-east-1":
+            arguments["CreateBucketConfiguration"] = {"LocationConstraint": region}
         try:
             self.boto().create_bucket(**arguments)
         except ClientError as error:
@@ -268,16 +317,16 @@ class S3Client:
                 return
             if code in FORBIDDEN_CODES:
                 raise S3AccessDeniedError(
-                    f"Bucket {s.bucket!r} does not exist at {s.endpoint_label()} (needed "
+                    f"Bucket {s.bucket!r} does not exist at {self.endpoint_label()} (needed "
                     f"for {self.uri(key)}), and the identity of "
                     f"{self.errors.access_key_label()} may not create it ({code}). "
-                    f"{s.bucket_fix()} Or grant that identity s3:CreateBucket, or set "
+                    f"{self.bucket_fix()} Or grant that identity s3:CreateBucket, or set "
                     "create_bucket=False to fail fast."
                 ) from error
             if code == "BucketAlreadyExists":
                 raise S3Error(
                     f"Bucket name {s.bucket!r} is taken by another account "
-                    f"({s.endpoint_label()}). Choose another bucket name."
+                    f"({self.endpoint_label()}). Choose another bucket name."
                 ) from error
             raise self.errors.translate(error, "create the bucket for", self.uri(key)) from error
         except BotoCoreError as error:

@@ -117,6 +117,7 @@ class ErrorTranslator:
             IncompleteReadError,
             NoCredentialsError,
             PartialCredentialsError,
+            SSLError,
         )
         from botocore.exceptions import ConnectionError as BotoConnectionError
         from s3transfer.exceptions import RetriesExceededError
@@ -129,6 +130,13 @@ class ErrorTranslator:
                 f"No S3 credentials to {target}. Set access_key and secret_key (EnvVar("
                 "'S3_ACCESS_KEY'), EnvVar('S3_SECRET_KEY')), or configure boto3's default chain "
                 "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, an instance role)."
+            )
+        if isinstance(error, SSLError):
+            return S3ConnectionError(
+                f"Could not {target}: the TLS handshake failed ({self.redact(str(error))}). "
+                "If the endpoint serves plain HTTP (a local MinIO or SeaweedFS), set "
+                "use_ssl=False or write http:// in endpoint_url (or in AWS_ENDPOINT_URL_S3); if "
+                "it serves HTTPS with a private certificate, point AWS_CA_BUNDLE at its CA."
             )
         if isinstance(error, BotoConnectionError | HTTPClientError | IncompleteReadError):
             return S3ConnectionError(
@@ -147,6 +155,13 @@ class ErrorTranslator:
         if code in {"403", "Forbidden"}:
             # HEAD responses carry no error body; a listing tells wrong keys from a denial.
             code = self.diagnose_forbidden() or code
+        if code in CREDENTIAL_ERROR_CODES and not self.access_key:
+            return S3CredentialsError(
+                f"S3 refused the credentials ({code}) of the default AWS credential chain "
+                f"trying to {target}. Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the "
+                "profile or role boto3 picks up): the pair must be valid for this endpoint "
+                "(and region). Or set access_key and secret_key."
+            )
         if code in CREDENTIAL_ERROR_CODES:
             return S3CredentialsError(
                 f"S3 refused the credentials ({code}) of {self.access_key_label()} trying to "

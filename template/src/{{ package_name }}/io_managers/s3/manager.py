@@ -5,8 +5,9 @@ Layout (see docs/io-manager-s3.md), the filesystem layout under ``s3://<bucket>/
     <prefix>/<key parts...>.json | .parquet                      unpartitioned
     <prefix>/<key parts...>/date=YYYY-MM-DD/data.json | .parquet  partitioned (hive style)
 
-``endpoint_url`` None means AWS S3; a URL means MinIO or another S3-compatible store
-(path-style addressing).
+``endpoint_url`` None means AWS S3 (or the endpoint boto3's own configuration names, e.g.
+``AWS_ENDPOINT_URL_S3``); a URL means MinIO or another S3-compatible store (path-style
+addressing).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import Any
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field, PrivateAttr
 
+from ..core.config import KnownSettings
 from ..files.manager import FileStore
 from .backend import S3Backend
 from .client import S3Client, S3Settings
 
 
-class S3IOManager(ConfigurableIOManager):
+class S3IOManager(ConfigurableIOManager, KnownSettings):
     """Stores dicts as JSON and polars DataFrames as Parquet objects in ``bucket``.
 
     One object per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). A run of
@@ -49,7 +51,8 @@ class S3IOManager(ConfigurableIOManager):
     endpoint_url: str | None = Field(
         default=None,
         description="S3 API URL of MinIO or another S3-compatible store, e.g. "
-        "http://localhost:9000. Empty or None: AWS S3.",
+        "http://localhost:9000. Empty or None: boto3's configured endpoint "
+        "(AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url), else AWS S3.",
     )
     access_key: str | None = Field(
         default=None,
@@ -61,11 +64,15 @@ class S3IOManager(ConfigurableIOManager):
         default=None, repr=False, description="Secret access key (use EnvVar)."
     )
     bucket: str = Field(description="Bucket holding the objects.")
-    region: str = Field(default="us-east-1", description="Region of the bucket (signing).")
+    region: str | None = Field(
+        default=None,
+        description="Region of the bucket (request signing, bucket creation). None or empty: "
+        "boto3's default (AWS_REGION / AWS_DEFAULT_REGION, the profile), else us-east-1.",
+    )
     use_ssl: bool = Field(
         default=True,
         description="HTTPS for AWS and for an endpoint_url without scheme; a scheme in "
-        "endpoint_url (http:// or https://) wins.",
+        "endpoint_url or in boto3's configured endpoint (AWS_ENDPOINT_URL_S3) wins.",
     )
     prefix: str = Field(
         default="", description="Key prefix inside the bucket, e.g. 'crypto' or 'team/crypto'."
@@ -119,7 +126,7 @@ class S3IOManager(ConfigurableIOManager):
         backend = S3Backend(client, self.prefix, log=context.log.warning)
 
         def missing_detail(path: str) -> str:
-            where = client.settings.endpoint_label()
+            where = client.endpoint_label()
             if client.bucket_exists(backend.key(path)):
                 return f" at {where}"
             return f" at {where}: bucket {self.bucket!r} itself does not exist"

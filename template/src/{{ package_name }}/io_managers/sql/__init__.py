@@ -7,7 +7,7 @@
 - ``copy_binary``: PostgreSQL's binary COPY format, encoded with Arrow kernels.
 """
 
-from .connection import SQLConnectionError
+from .connection import SQLConnectionError, SQLLoginRefusedError
 from .copy_binary import COPY_CHUNK_ROWS, encode_copy_binary
 from .manager import SQLIOManager
 from .types import column_type
@@ -16,6 +16,7 @@ __all__ = [
     "COPY_CHUNK_ROWS",
     "SQLConnectionError",
     "SQLIOManager",
+    "SQLLoginRefusedError",
     "column_type",
     "encode_copy_binary",
 ]

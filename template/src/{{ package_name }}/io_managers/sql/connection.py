@@ -1,9 +1,11 @@
 """Connections of SQLIOManager: the engine, one transaction per operation, retries.
 
 PostgreSQL operations are retried (bounded attempts, exponential backoff with jitter, bounded
-total time, through :func:`...retry.retry_call`) while the server cannot be reached, restarts, or
-drops the connection before COMMIT: the server then rolls the transaction back, so running it
-again is safe. Anything else fails at once; the password never reaches a message.
+total time, through :func:`...retry.retry_call`) while the server cannot be reached, is starting
+up or shutting down, or drops the connection before COMMIT: the server then rolls the transaction
+back, so running it again is safe. A login the server refuses (wrong password, unknown user or
+database) fails at once with :class:`SQLLoginRefusedError`, as does anything else; the password
+never reaches a message.
 """
 
 from __future__ import annotations
@@ -31,9 +33,37 @@ DbType = Literal["postgresql", "sqlite"]
 MANAGER = "SQLIOManager"
 
 # SQLSTATEs of a server that is unreachable, shutting down or starting up (class 08: connection
-# exception; 57P01-57P03: admin/crash shutdown, cannot connect now). Anything else (wrong
-# password 28P01, unknown database 3D000) would fail again the same way: not retried.
-_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+# exception; 57P01-57P03: admin/crash shutdown, cannot connect now; 53300: too many connections).
+# Anything else (wrong password 28P01, unknown database 3D000) would fail again the same way: not
+# retried.
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# A failed connect carries no SQLSTATE (libpq keeps only the text, so psycopg 3.3 reports
+# `sqlstate` None): what the server said is read from libpq's message. The server's own reports
+# of a state that passes (SQLSTATE 57P01, 57P03, 53300), retried:
+_NOT_READY_MESSAGES = (
+    "the database system is starting up",
+    "the database system is not yet accepting connections",
+    "the database system is not accepting connections",
+    "the database system is in recovery mode",
+    "the database system is shutting down",
+    "terminating connection due to administrator command",
+    "sorry, too many clients already",
+    "remaining connection slots are reserved",
+)
+# The server's refusals of a login (SQLSTATE classes 28 and 3D, 42501), and libpq's own when
+# the server asks for a password and none is configured: the same settings would be refused
+# again, so they are not retried. Any other text (no answer, or a translated server message)
+# is retried like an outage: at worst slower, never a lost retry.
+_REFUSAL_MESSAGES = (
+    "authentication failed for user",  # password, md5, scram, peer, ident, ...
+    "does not exist",  # database "d" / role "u"
+    "no pg_hba.conf entry",
+    "pg_hba.conf rejects connection",
+    "permission denied for database",
+    "is not permitted to log in",
+    "no password supplied",
+)
+_NO_PASSWORD = "no password supplied"
 # Backoff between attempts to reach PostgreSQL: 0.5 s, 1 s, 2 s ... at most 5 s, plus jitter.
 RETRY_INITIAL_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
@@ -48,6 +78,21 @@ class SQLConnectionError(IOManagerError, ConnectionError):
             manager.handle_output(context, frame)
         except SQLConnectionError as error:
             log.error(str(error))  # postgresql+psycopg://user:***@host:5432/db ...
+    """
+
+
+class SQLLoginRefusedError(SQLConnectionError, PermissionError):
+    """The server answered and refused the login (password, user, database or access rules).
+
+    Never retried: the same settings would be refused again. The message names the setting to
+    fix, and the variable the project's staging and prod environments read it from.
+
+    Example::
+
+        try:
+            manager.handle_output(context, frame)
+        except SQLLoginRefusedError as error:
+            log.error(str(error))  # "... refused the login ... Check password (POSTGRES_PASSWORD)"
     """
 
 
@@ -241,6 +286,42 @@ class SQLConnection:
             "it is back, or raise connect_attempts / connect_timeout_seconds for a slow restart."
         )
 
+    def _refused_message(self, reason: str) -> str:
+        user = self.url.username or "(libpq's default: PGUSER or the OS user)"
+        if "does not exist" in reason and "database" in reason:
+            fix = (
+                f"Check db_name (POSTGRES_DB in the staging and prod environments): database "
+                f"{self.database!r} does not exist on this server. Create it (CREATE DATABASE, "
+                "owned by the user) or name an existing one."
+            )
+        elif "password authentication failed" in reason or _NO_PASSWORD in reason:
+            fix = (
+                "Check password (POSTGRES_PASSWORD in the staging and prod environments, see "
+                f".env.example): it must be the password of user {user!r} on this server. "
+                "Check username (POSTGRES_USER) too: PostgreSQL answers an unknown user the "
+                "same way as a wrong password."
+            )
+        elif "role" in reason and "does not exist" in reason:
+            fix = (
+                f"Check username (POSTGRES_USER in the staging and prod environments): user "
+                f"{user!r} does not exist on this server."
+            )
+        elif "pg_hba.conf" in reason:
+            fix = (
+                "The server's access rules (pg_hba.conf) admit no login of this user to this "
+                "database from this host: ask its administrator for an entry, or check "
+                "username, db_name and host."
+            )
+        else:
+            fix = (
+                "Check username (POSTGRES_USER), password (POSTGRES_PASSWORD) and db_name "
+                "(POSTGRES_DB), and that the user may connect to the database."
+            )
+        return (
+            f"{MANAGER}: {self.masked_url()} refused the login ({reason}). {fix} Not retried: "
+            "the same settings would be refused again."
+        )
+
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[SQLSession]:
         """One transaction on a fresh connection: committed on success, rolled back on error.
@@ -258,6 +339,8 @@ class SQLConnection:
             reason = self.scrub(str(error.orig)).strip()
             if self.db_type == "postgresql" and server_unavailable(error.orig):
                 raise ServerUnavailable(reason, phase="connect") from None
+            if self.db_type == "postgresql" and login_refused(error.orig):
+                raise SQLLoginRefusedError(self._refused_message(reason)) from None
             # `from None`: the chained driver error is not scrubbed, so it is not attached.
             raise SQLConnectionError(
                 f"{MANAGER} cannot connect to {self.masked_url()}: {reason}. Check host, port, "
@@ -298,14 +381,34 @@ class SQLConnection:
 
 
 def server_unavailable(error: BaseException | None) -> bool:
-    """A connect failure of a server that is down, unreachable or restarting (retryable)."""
+    """A failure of a server that is down, unreachable, starting up or shutting down (retryable).
+
+    A login the server refused is not one (see :func:`login_refused`).
+    """
     import psycopg
 
     if not isinstance(error, psycopg.OperationalError):
         return False
     state = error.sqlstate
-    # No SQLSTATE: the failure happened before the server answered (refused, timeout, DNS).
-    return state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
+    if state is not None:
+        return state.startswith("08") or state in _UNAVAILABLE_STATES
+    message = str(error)
+    if any(text in message for text in _NOT_READY_MESSAGES):
+        return True
+    # No answer from a server at all (refused, timeout, unknown host), or a dropped connection.
+    return not login_refused(error)
+
+
+def login_refused(error: BaseException | None) -> bool:
+    """A connect failure the server answered with a refusal (password, user, database ...)."""
+    import psycopg
+
+    if not isinstance(error, psycopg.OperationalError) or error.sqlstate is not None:
+        return False
+    message = str(error)
+    if any(text in message for text in _NOT_READY_MESSAGES):
+        return False
+    return any(text in message for text in _REFUSAL_MESSAGES)
 
 
 def connection_lost(driver: Driver, error: BaseException) -> bool:

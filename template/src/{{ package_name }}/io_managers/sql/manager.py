@@ -74,9 +74,10 @@ class SQLIOManager(TableIOManager):
         ge=1,
         le=20,
         description="PostgreSQL: attempts per read or write (first included) while the server "
-        "is unreachable, restarting, or drops the connection before COMMIT; backoff 0.5 s "
-        "doubling up to 5 s with jitter, then SQLConnectionError. Refusals such as a wrong "
-        "password are not retried.",
+        "does not answer, is starting up or shutting down, or drops the connection before "
+        "COMMIT; backoff 0.5 s doubling up to 5 s with jitter, then SQLConnectionError. A "
+        "refused login (wrong password, unknown user or database) is not retried: "
+        "SQLLoginRefusedError at once.",
     )
 
     _connection: SQLConnection | None = PrivateAttr(default=None)

@@ -8,11 +8,12 @@ import polars as pl
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
+from ..core.config import KnownSettings
 from .client import SchemaEvolution, TableClient
 from .manager import TableStore
 
 
-class TableIOManager(ConfigurableIOManager):
+class TableIOManager(ConfigurableIOManager, KnownSettings):
     """An IO manager over :class:`~.manager.TableStore`; subclasses build the client.
 
     Example::
