@@ -8,9 +8,7 @@ manager's configuration. See docs/io-manager-duckdb.md.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,10 +16,19 @@ import polars as pl
 from pydantic import Field
 
 from .core.frames import encode_frame_schema
-from .core.locks import retry_while_locked
 from .core.naming import TableName, quote_identifier
 from .core.partitions import TemporalKind
 from .core.payloads import RefusedDtypes
+from .duckdb_connection import (
+    DuckDBConnector,
+    connection_config_field,
+    connection_settings,
+    lock_timeout_field,
+    memory_limit_field,
+    quote_catalog,
+    temp_directory_field,
+    threads_field,
+)
 from .tables import FrameWrite, SliceRead, TableClient, TableInfo, TableIOManager
 from .tables.client import Context, Param, Row, Types, kind_error
 
@@ -32,8 +39,6 @@ T = TypeVar("T")
 DEFAULT_SCHEMA = "main"
 # Name of the Arrow-backed view of the incoming frame; local to the connection.
 INCOMING_VIEW = "dagster_incoming_frame"
-_LOCK_MESSAGE = "Could not set lock"
-_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 # polars dtypes DuckDB cannot store and give back exactly, refused before anything is written.
 REFUSED_DTYPES = RefusedDtypes(
@@ -57,11 +62,15 @@ REFUSED_DTYPES = RefusedDtypes(
 class DuckDBIOManager(TableIOManager):
     """Stores polars DataFrames as tables of a DuckDB file.
 
-    Table: ``<schema>.<table>``; schema from asset metadata ``schema``, then this manager's
-    ``schema``, then the asset key prefix, then ``main``; table from metadata ``table`` or the last
-    part of the asset key. Partitioned assets need metadata ``partition_expr`` (the Date/Datetime
-    column of the partition). ``write_mode`` overwrite (default), append or upsert (with
-    ``primary_key``); ``columns`` on inputs selects columns.
+    Table: ``<catalog>.<schema>.<table>``, the catalog being the one DuckDB names after the file
+    (so ``market.duckdb`` holding ``market/*`` assets is never ambiguous); schema from asset
+    metadata ``schema``, then this manager's ``schema``, then the asset key prefix, then
+    ``main``; table from metadata ``table`` or the last part of the asset key. Partitioned
+    assets need metadata ``partition_expr`` (the Date/Datetime column of the partition).
+    ``write_mode`` overwrite (default), append or upsert (with ``primary_key``); ``columns`` on
+    inputs selects columns. ``memory_limit``, ``threads``,
+    ``temp_directory`` and ``connection_config`` (any other DuckDB setting) apply to each
+    connection.
 
     Example::
 
@@ -76,18 +85,34 @@ class DuckDBIOManager(TableIOManager):
 
         defs = dg.Definitions(
             assets=[ohlcv],
-            resources={"transform_io_manager": DuckDBIOManager(db_path="data/crypto.duckdb")},
+            resources={
+                "transform_io_manager": DuckDBIOManager(
+                    db_path="data/crypto.duckdb", memory_limit="4GB", threads=2
+                )
+            },
         )
     """
 
     db_path: str = Field(description="Path of the DuckDB database file (created on first write).")
-    lock_timeout_seconds: float = Field(
-        default=60.0,
-        description="How long to retry while another process holds the file's lock.",
-    )
+    lock_timeout_seconds: float = lock_timeout_field()
+    memory_limit: str | None = memory_limit_field()
+    threads: int | None = threads_field()
+    temp_directory: str | None = temp_directory_field()
+    connection_config: dict[str, Any] = connection_config_field()
+
+    def connector(self) -> DuckDBConnector:
+        """Opens this manager's file with its settings and lock waits (one per operation)."""
+        settings = connection_settings(
+            memory_limit=self.memory_limit,
+            threads=self.threads,
+            temp_directory=self.temp_directory,
+            connection_config=self.connection_config,
+            owner="DuckDBIOManager",
+        )
+        return DuckDBConnector(self.db_path, self.lock_timeout_seconds, settings)
 
     def client(self) -> DuckDBClient:
-        return DuckDBClient(self.db_path, lock_timeout_seconds=self.lock_timeout_seconds)
+        return DuckDBClient(connector=self.connector())
 
 
 # -------------------------------------------------------------------- the client
@@ -147,14 +172,24 @@ class DuckDBClient(TableClient[DuckDBSession]):
     key_constraints = False
     keeps_table_on_overwrite = False
 
-    def __init__(self, db_path: str, *, lock_timeout_seconds: float = 60.0) -> None:
-        self.db_path = db_path
-        self.lock_timeout_seconds = lock_timeout_seconds
+    def __init__(
+        self,
+        db_path: str | None = None,
+        *,
+        lock_timeout_seconds: float = 60.0,
+        connector: DuckDBConnector | None = None,
+    ) -> None:
+        if connector is None:
+            if db_path is None:
+                raise TypeError("DuckDBClient needs db_path or connector")
+            connector = DuckDBConnector(db_path, lock_timeout_seconds)
+        self.connector = connector
+        self.db_path = connector.db_path
 
     # ---------------------------------------------------------------- connections
 
     def run(self, work: Callable[[DuckDBSession], T], *, write: bool, context: Context) -> T:
-        with self._connect(context, read_only=not write) as connection:
+        with self.connector.connect(read_only=not write, log=context.log) as connection:
             session = DuckDBSession(connection)
             try:
                 if not write:
@@ -170,52 +205,12 @@ class DuckDBClient(TableClient[DuckDBSession]):
             finally:
                 session.release()
 
-    @contextmanager
-    def _connect(self, context: Context, *, read_only: bool) -> Iterator[DuckDBPyConnection]:
-        """A connection for one operation, closed afterwards so no process keeps the file."""
-        import duckdb
-
-        path = Path(self.db_path)
-        if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
-
-        def open_connection() -> DuckDBPyConnection:
-            connection = duckdb.connect(str(path), read_only=read_only)
-            try:
-                # Naive timestamps and window bounds are UTC; TIMESTAMPTZ comes back as UTC.
-                _run(connection, "SET TimeZone = 'UTC'")
-            except BaseException:
-                connection.close()
-                raise
-            return connection
-
-        retries: list[float] = []
-
-        def log_retry(error: BaseException, wait: float) -> None:
-            # One info line per operation; the rest at debug, so a long wait does not flood logs.
-            log = context.log.debug if retries else context.log.info
-            retries.append(wait)
-            log(
-                f"DuckDB file {path} is locked by another process; retrying for up to "
-                f"{self.lock_timeout_seconds:g}s ({error})"
-            )
-
-        connection = retry_while_locked(
-            open_connection,
-            is_locked=lambda error: (
-                isinstance(error, duckdb.IOException) and _LOCK_MESSAGE in str(error)
-            ),
-            timeout_seconds=self.lock_timeout_seconds,
-            resource=f"DuckDB file {path}",
-            holder=_lock_holder,
-            on_retry=log_retry,
-        )
-        try:
-            yield connection
-        finally:
-            connection.close()
-
     def missing_storage(self, asset: str, hint: str) -> str | None:
+        if self.connector.is_empty_file():
+            return (
+                f"Cannot load asset {asset}: the DuckDB file {self.db_path} is empty (0 bytes, "
+                f"no table yet). {hint}"
+            )
         if Path(self.db_path).exists():
             return None
         return f"Cannot load asset {asset}: the DuckDB file {self.db_path} does not exist. {hint}"
@@ -228,8 +223,19 @@ class DuckDBClient(TableClient[DuckDBSession]):
 
     # ---------------------------------------------------------------- names and types
 
+    def quoted(self, table: TableName) -> str:
+        """``"catalog"."schema"."table"``: a schema named like the file's catalog (``market``
+        in ``market.duckdb``) would make ``"market"."ohlcv"`` ambiguous."""
+        return f"{self._catalog()}.{table.quoted}"
+
+    def _catalog(self) -> str:
+        catalog = self.connector.catalog
+        assert catalog is not None, "statements are built inside run(), after connecting"
+        return quote_catalog(catalog)
+
     def display_name(self, table: TableName) -> str:
-        return table.display(Path(self.db_path).stem)
+        # DuckDB's fully qualified name; the catalog is the one DuckDB named after the file.
+        return table.display(self.connector.catalog or Path(self.db_path).stem.split(".")[0])
 
     def frame_types(
         self, session: DuckDBSession, frame: pl.DataFrame, asset: str
@@ -253,14 +259,14 @@ class DuckDBClient(TableClient[DuckDBSession]):
     def table_info(self, session: DuckDBSession, table: TableName) -> TableInfo | None:
         # DuckDB matches identifiers case-insensitively, so the lookup does too.
         rows = session.execute(
-            "SELECT comment FROM duckdb_tables() "
-            "WHERE lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
+            "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
             [table.schema, table.table],
         )
         if not rows:
             return None
         # DESCRIBE of the one table: much cheaper than scanning duckdb_columns().
-        columns = session.execute(f"DESCRIBE {table.quoted}")
+        columns = session.execute(f"DESCRIBE {self.quoted(table)}")
         return TableInfo(
             column_types={row[0]: row[1] for row in columns}, stored_schema_text=rows[0][0]
         )
@@ -268,10 +274,11 @@ class DuckDBClient(TableClient[DuckDBSession]):
     def create_table(self, session: DuckDBSession, write: FrameWrite, types: Types) -> bool:
         # No partition index: DuckDB's min/max zone maps already skip other slices' row groups.
         table = write.table
-        session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(table.schema)}")
+        schema = quote_identifier(table.schema, "schema")
+        session.execute(f"CREATE SCHEMA IF NOT EXISTS {self._catalog()}.{schema}")
         # The frame's Arrow types define the columns, and its rows fill the table at once.
         view = session.incoming(write.frame)
-        session.execute(f"CREATE TABLE {table.quoted} AS SELECT * FROM {view}")  # noqa: S608
+        session.execute(f"CREATE TABLE {self.quoted(table)} AS SELECT * FROM {view}")  # noqa: S608
         self.store_schema(session, table, write.frame.schema)
         return True
 
@@ -281,14 +288,15 @@ class DuckDBClient(TableClient[DuckDBSession]):
         # The comment keeps the polars dtypes that DuckDB types do not carry (ms vs us
         # timestamps with time zone, categoricals, enums); it is base64, so it has no quotes.
         comment = encode_frame_schema(schema).replace("'", "''")
-        session.execute(f"COMMENT ON TABLE {table.quoted} IS '{comment}'")
+        session.execute(f"COMMENT ON TABLE {self.quoted(table)} IS '{comment}'")
 
     # ---------------------------------------------------------------- data
 
     def insert(self, session: DuckDBSession, table: TableName, frame: pl.DataFrame) -> None:
         # BY NAME matches columns by name, whatever their order in the frame.
         view = session.incoming(frame)
-        session.execute(f"INSERT INTO {table.quoted} BY NAME SELECT * FROM {view}")  # noqa: S608
+        target = self.quoted(table)
+        session.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {view}")  # noqa: S608
 
     def upsert(
         self, session: DuckDBSession, write: FrameWrite, types: Types, info: TableInfo
@@ -300,7 +308,7 @@ class DuckDBClient(TableClient[DuckDBSession]):
         )
         # S608: the table and key columns are validated and quoted identifiers.
         session.execute(
-            f"DELETE FROM {write.table.quoted} AS target WHERE EXISTS "  # noqa: S608
+            f"DELETE FROM {self.quoted(write.table)} AS target WHERE EXISTS "  # noqa: S608
             f"(SELECT 1 FROM {view} AS source WHERE {matches})"
         )
         self.insert(session, write.table, write.frame)
@@ -308,7 +316,8 @@ class DuckDBClient(TableClient[DuckDBSession]):
     def read(self, session: DuckDBSession, request: SliceRead) -> pl.DataFrame:
         selected = ", ".join(quote_identifier(c) for c in request.columns)
         # S608: identifiers validated and quoted; window bounds are bound parameters.
-        query = f"SELECT {selected} FROM {request.table.quoted} WHERE {request.where}"  # noqa: S608
+        table = self.quoted(request.table)
+        query = f"SELECT {selected} FROM {table} WHERE {request.where}"  # noqa: S608
         return session.connection.sql(query, params=request.params or None).pl()
 
 
@@ -320,10 +329,3 @@ def _run(
 ) -> list[tuple[Any, ...]]:
     """Execute and drain the result: duckdb 2 refuses new work while a result is pending."""
     return connection.execute(statement, list(params) if params else None).fetchall()
-
-
-def _lock_holder(error: BaseException) -> str | None:
-    match = _LOCK_HOLDER.search(str(error))
-    if match is None:
-        return None
-    return f"PID {match['pid']}, {match['program']}"
