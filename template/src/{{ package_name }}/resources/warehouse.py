@@ -17,6 +17,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from ..io_managers.core.config import KnownSettings
 from ..io_managers.duckdb_connection import (
     DuckDBConnector,
     connection_config_field,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 Parameters = Sequence[Any] | Mapping[str, Any] | None
 
 
-class DuckDBQueryResource(dg.ConfigurableResource):
+class DuckDBQueryResource(dg.ConfigurableResource, KnownSettings):
     """SQL over the DuckDB warehouse file; values always bound as parameters.
 
     :meth:`query` opens the file read-only, runs one statement, returns a polars DataFrame and
