@@ -2,6 +2,7 @@
 schedule and sensor (the schedule and the automation sensor stopped until someone turns one on),
 and the runs the demo launched, from the dev instance `.env` names (no variable set by hand)."""
 
+import json
 import os
 import re
 from pathlib import Path
@@ -47,14 +48,23 @@ def demo(tmp_path_factory) -> tuple[Render, str]:
     render = installed_render("defaults", tmp_path_factory)
     env = {k: v for k, v in os.environ.items() if k in {"DAGSTER_HOME", "DAGSTER_ENV"}}
     assert not env, f"the demo must need no variable set by hand, yet {sorted(env)} are set"
+    # EXCHANGE_MODE=live in the shell (unset in .env): the demo still replays, offline.
     result = run_uv(
-        render.path, "run", "--frozen", "python", "-m", f"{render.package}.demo", "--date", DEMO_DAY
+        render.path,
+        "run",
+        "--frozen",
+        "python",
+        "-m",
+        f"{render.package}.demo",
+        "--date",
+        DEMO_DAY,
+        EXCHANGE_MODE="live",
     )
     assert f"market.ohlcv: 48 rows on {DEMO_DAY}" in result.stdout, result.stdout
     assert f"market.ohlcv_features: 48 rows on {DEMO_DAY}" in result.stdout
     assert f"graph: 12 markets on {DEMO_DAY}" in result.stdout
     raw = render.path / "data" / "raw" / "binance_ohlcv" / f"date={DEMO_DAY}" / "data.json"
-    assert raw.stat().st_size > 0
+    assert json.loads(raw.read_text())["metadata"]["mode"] == "replay"
     instance = (render.path / ".dagster_home").resolve()
     assert f"Dagster instance: {instance}. Browse its runs with: uv run dg dev" in result.stdout
     found = re.search(rf"Materialized {DEMO_DAY} \(run ([0-9a-f-]{{36}})\)", result.stdout)

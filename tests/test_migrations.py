@@ -175,6 +175,9 @@ def test_env_file_catches_up_with_env_example_on_update_to_0_1_0(
         r"\1=",
         current[: current.index("\n", current.index("DATA_DIR=")) + 1],
     )
+    # It also published EXCHANGE_MODE=replay for every environment (unset now).
+    early = early.replace("# EXCHANGE_MODE=live", "EXCHANGE_MODE=replay")
+    assert "\nEXCHANGE_MODE=replay\n" in early
     example.write_text(early)
     git(repository, "init", "--quiet")
     commit_all(repository, "An untagged development version")
@@ -201,7 +204,8 @@ def test_env_file_catches_up_with_env_example_on_update_to_0_1_0(
     values = dict(re.findall(r"(?m)^([A-Z_][A-Z0-9_]*)=(.*)$", text))
     published = dict(re.findall(r"(?m)^([A-Z_][A-Z0-9_]*)=(.*)$", current))
     # The user's own value stays; switches still at their defaults no longer beat the shell's.
-    assert values.pop("EXCHANGE_MODE") == "live" != published.pop("EXCHANGE_MODE")
+    assert values.pop("EXCHANGE_MODE") == "live"
+    assert "EXCHANGE_MODE" not in published
     assert "# DAGSTER_ENV=dev" in text.splitlines() and "# DATA_DIR=data" in text.splitlines()
     assert values.pop("DAGSTER_HOME") == str((project / ".dagster_home").resolve())
     assert values.keys() == published.keys()
@@ -210,6 +214,26 @@ def test_env_file_catches_up_with_env_example_on_update_to_0_1_0(
     assert values == published
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
     assert "Added to .env from .env.example: " in capfd.readouterr().out
+
+
+def test_env_file_unpins_the_replay_mode_that_old_versions_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unset, staging and prod extract live data; an .env still holding the value every old
+    # .env.example published would keep them replaying. A value of the user's own stays.
+    monkeypatch.syspath_prepend(str(TEMPLATE_ROOT / "hooks"))
+    path = TEMPLATE_ROOT / "hooks" / "migrations" / "sync_env_file.py"
+    spec = importlib.util.spec_from_file_location("sync_env_file_under_test", path)
+    assert spec is not None and spec.loader is not None
+    sync_env_file = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync_env_file)
+    env = tmp_path / ".env"
+    env.write_text("EXCHANGE_MODE=replay\nDATA_DIR=/srv/data\n")
+    assert sync_env_file.unpin_default_switches(tmp_path) == ["EXCHANGE_MODE"]
+    assert env.read_text() == "# EXCHANGE_MODE=replay\nDATA_DIR=/srv/data\n"
+    env.write_text("EXCHANGE_MODE=live\n")
+    assert sync_env_file.unpin_default_switches(tmp_path) == []
+    assert env.read_text() == "EXCHANGE_MODE=live\n"
 
 
 def layout_moves() -> list[tuple[str, str]]:

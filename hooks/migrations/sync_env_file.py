@@ -11,8 +11,10 @@ random local passwords; values already in it are kept. A project without .env ge
 0.2.0: .env names the project's dev instance (DAGSTER_HOME, `.dagster_home/` linked to
 deploy/dev/dagster.yaml), so `dg dev` shows the demo's runs; and the switches .env.example used
 to set to their built-in defaults (DAGSTER_ENV=dev, DATA_DIR=data) are commented out, because a
-value in .env beats the shell's (`DAGSTER_ENV=staging uv run dg dev` would load dev). Only lines
-still holding exactly those defaults change.
+value in .env beats the shell's (`DAGSTER_ENV=staging uv run dg dev` would load dev). So is
+EXCHANGE_MODE=replay, which .env.example used to publish for every environment: unset, dev still
+replays and staging and prod extract live data. Only lines still holding exactly those values
+change; the migration says so, and how to keep replaying.
 """
 
 from env_file import (
@@ -24,8 +26,9 @@ from env_file import (
     set_dagster_home,
 )
 
-# Values .env.example set before 0.2.0, equal to the defaults the code falls back to.
-UNPINNED_DEFAULTS = {"DAGSTER_ENV": "dev", "DATA_DIR": "data"}
+# Values .env.example set before 0.2.0: the defaults the code falls back to, and EXCHANGE_MODE's
+# old published value (unset now: dev replays, staging and prod go live).
+UNPINNED_DEFAULTS = {"DAGSTER_ENV": "dev", "DATA_DIR": "data", "EXCHANGE_MODE": "replay"}
 
 
 def unpin_default_switches(project) -> list[str]:
@@ -53,10 +56,17 @@ def after(context) -> None:
         reason = f"copier update (template {context.version})"
         if added := add_missing_variables(context.project, reason=reason):
             print(f"Added to .env from .env.example: {', '.join(added)}.")
-        if unpinned := unpin_default_switches(context.project):
+        unpinned = unpin_default_switches(context.project)
+        if switches := [name for name in unpinned if name != "EXCHANGE_MODE"]:
             print(
-                f"Commented out {', '.join(unpinned)} in .env (their defaults): the shell's "
+                f"Commented out {', '.join(switches)} in .env (their defaults): the shell's "
                 "values now reach dg dev, e.g. DAGSTER_ENV=staging uv run dg dev."
+            )
+        if "EXCHANGE_MODE" in unpinned:
+            print(
+                "Commented out EXCHANGE_MODE=replay in .env: dev still replays by default, "
+                "staging and prod now extract live data. To replay everywhere, set "
+                "EXCHANGE_MODE=replay in .env again."
             )
     for note in prepare_instance(context.project):
         print(note)

@@ -22,7 +22,8 @@ def load_local_environment(project: Path) -> Path:
 
     Dagster's CLI loads `.env` from the project directory over the shell's variables, so the
     demo does the same: its runs land in the instance `dg dev` and `dagster dev` serve, with the
-    same DATA_DIR and EXCHANGE_MODE.
+    same DATA_DIR. The exchanges are replayed unless `--exchange-mode live` says otherwise,
+    whatever EXCHANGE_MODE holds: the demo runs offline.
     """
     for note in local_env.prepare(project):
         print(note)
@@ -42,8 +43,15 @@ def main(argv: list[str] | None = None) -> int:
         default=daily_partitions.get_last_partition_key(),
         help="partition day, YYYY-MM-DD (default: the last complete UTC day)",
     )
+    parser.add_argument(
+        "--exchange-mode",
+        choices=("replay", "live"),
+        default="replay",
+        help="replay (default): recorded payloads, offline; live: the exchanges themselves",
+    )
     args = parser.parse_args(argv)
     home = load_local_environment(Path.cwd())
+    os.environ["EXCHANGE_MODE"] = args.exchange_mode  # chosen here, over .env and the shell
 
     import dagster as dg
     import duckdb

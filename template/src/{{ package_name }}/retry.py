@@ -6,6 +6,12 @@ not retry in lockstep), a bounded number of attempts and a bounded total time, a
 per retry so the caller logs what failed and when the next attempt comes. The loop itself is
 tenacity's, a well-kept library, rather than one more hand-written ``while`` per backend.
 
+When those retries are used up, the step fails and Dagster's step retry policies below take
+over: every step of the project carries one, with jitter (``Jitter.PLUS_MINUS``), so the steps of
+many partitions (a backfill) that failed together do not retry in the same second. A policy
+retries whatever made the step fail; a refusal that no retry can fix raises
+``dg.Failure(..., allow_retries=False)`` instead, which fails the step at once.
+
 Example::
 
     from dagster_crypto_data.retry import Backoff, retry_call
@@ -28,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import dagster as dg
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -36,6 +43,19 @@ from tenacity import (
 )
 
 T = TypeVar("T")
+
+# Extract steps: network hiccups that outlast the exchange resource's own retries get a second
+# chance about 30 s later, then about 90 s after that (each wait ± 30 s).
+EXTRACT_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+# Steps that read and write the stores (transforms, the graph and their checks): a warehouse
+# restarting, a lock held past its timeout, an object store outage longer than the IO managers'
+# own retries. About 10 s, then about 30 s later (each wait ± 10 s).
+STORAGE_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 @dataclass(frozen=True)

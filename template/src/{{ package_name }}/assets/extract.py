@@ -7,10 +7,15 @@ A run of one day returns that day's payload. A run of a range of days (a single-
 fetches the whole window at once, paging through the exchange, and returns one payload per day,
 `{"2024-01-02": {...}, "2024-01-03": {...}}`, exactly the payloads the days run one by one would
 return; the IO manager stores each under its day.
+
+Each payload's `metadata` says where and when the data came from: `exchange`, `mode` (live or
+replay), `ccxt_version` and `fetched_at`, the UTC time the exchange answered (ISO 8601, e.g.
+`2024-03-02T00:10:03.125+00:00`). `fetched_at` is provenance, not data: a range run and the same
+days run one by one store equal payloads apart from it (`without_provenance`).
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
@@ -19,6 +24,7 @@ import dagster as dg
 from ..automation import EXTRACT_CONDITION
 from ..partitions import daily_backfill_policy, daily_partitions
 from ..resources import ExchangeResource
+from ..retry import EXTRACT_RETRY_POLICY
 from ..settings import EXCHANGES, SYMBOLS, TIMEFRAME
 
 EXTRACT_GROUP = "extract"
@@ -27,12 +33,32 @@ RAW_PREFIX = "raw"
 # Fields of ccxt's unified market structure worth keeping; the rest is exchange-specific noise.
 MARKET_FIELDS = ("id", "symbol", "base", "quote", "type", "spot", "active", "precision", "limits")
 
-# Network hiccups that outlast the resource's own retries get a second chance at step level:
-# about 30 s, then about 90 s later. Jitter spreads each wait by up to 30 s either way, so the
-# steps of many partitions (a backfill) that failed together do not all retry in the same second.
-EXTRACT_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-)
+
+# Metadata fields that describe a fetch, not the data: they differ between two fetches of the
+# same data (a range run and its days run one by one).
+PROVENANCE_FIELDS = ("fetched_at",)
+
+
+def fetched_now() -> str:
+    """The time of a fetch, as `fetched_at` records it: UTC, ISO 8601, to the millisecond."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def without_provenance(payload: dict[str, Any]) -> dict[str, Any]:
+    """An extract payload without its PROVENANCE_FIELDS: what two fetches of the same data share.
+
+    Example::
+
+        without_provenance({"data": [1], "metadata": {"exchange": "binance", "fetched_at": "..."}})
+        # {"data": [1], "metadata": {"exchange": "binance"}}
+    """
+    metadata = {k: v for k, v in payload["metadata"].items() if k not in PROVENANCE_FIELDS}
+    return {**payload, "metadata": metadata}
+
+
+def fetched_metadata(fetched_at: str) -> dg.MetadataValue:
+    """`fetched_at` as Dagster metadata: a timestamp the UI shows in local time."""
+    return dg.MetadataValue.timestamp(datetime.fromisoformat(fetched_at))
 
 
 def ohlcv_asset_key(exchange_id: str) -> dg.AssetKey:
@@ -88,6 +114,7 @@ def build_extract_assets(
             )
             for symbol in symbols
         }
+        fetched_at = fetched_now()
         payloads = {}
         for key, start, end in days:
             start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
@@ -110,6 +137,7 @@ def build_extract_assets(
                     "mode": exchange.mode,
                     "candles_per_symbol": candle_counts,
                     "ccxt_version": version("ccxt"),
+                    "fetched_at": fetched_at,
                 },
             }
         candle_counts = {symbol: len(candles) for symbol, candles in by_symbol.items()}
@@ -118,6 +146,7 @@ def build_extract_assets(
                 "candles": sum(candle_counts.values()),
                 "candles_per_symbol": candle_counts,
                 "days": len(days),
+                "fetched_at": fetched_metadata(fetched_at),
             }
         )
         return per_day(payloads)
@@ -138,11 +167,18 @@ def build_extract_assets(
     ) -> dict[str, Any]:
         # Exchanges list their markets as they are now: every day of a range gets the same list.
         markets = exchange.load_markets(exchange_id)
+        fetched_at = fetched_now()
         data = [
             {field: market.get(field) for field in MARKET_FIELDS}
             for _, market in sorted(markets.items())
         ]
-        context.add_output_metadata({"markets": len(data), "days": len(context.partition_keys)})
+        context.add_output_metadata(
+            {
+                "markets": len(data),
+                "days": len(context.partition_keys),
+                "fetched_at": fetched_metadata(fetched_at),
+            }
+        )
         payloads = {
             key: {
                 "data": data,
@@ -151,6 +187,7 @@ def build_extract_assets(
                     "snapshot_day": key,
                     "mode": exchange.mode,
                     "ccxt_version": version("ccxt"),
+                    "fetched_at": fetched_at,
                 },
             }
             for key in context.partition_keys

@@ -27,6 +27,7 @@ import polars as pl
 
 from ..automation import DOWNSTREAM_CONDITION
 from ..partitions import daily_backfill_policy, daily_partitions
+from ..retry import STORAGE_RETRY_POLICY
 from ..settings import EXCHANGES, SYMBOLS
 from .extract import markets_asset_key
 from .graph_checks import run_graph_checks
@@ -348,17 +349,20 @@ def check_table_selection(selected: Collection[str]) -> None:
             tables[name].key.to_user_string() for name in selected if name in DETACHED_RELATIONSHIPS
         )
         raise dg.Failure(
+            allow_retries=False,  # the same selection is refused again: fail at once
             description=(
                 f"Rewriting {', '.join(nodes)} deletes the relationships of their nodes on the "
                 f"same days, so {', '.join(missing)} must be materialized in the same run. "
                 "Select them too (or the whole graph group); relationship tables may be "
                 "rewritten without their nodes."
-            )
+            ),
         )
 
 
 def build_graph_assets(
-    exchanges: Sequence[str] = EXCHANGES, symbols: Sequence[str] = SYMBOLS
+    exchanges: Sequence[str] = EXCHANGES,
+    symbols: Sequence[str] = SYMBOLS,
+    retry_policy: dg.RetryPolicy = STORAGE_RETRY_POLICY,
 ) -> list[dg.AssetsDefinition]:
     """The market graph of ``exchanges``: one multi-asset writing every node and relationship.
 
@@ -403,6 +407,8 @@ def build_graph_assets(
         can_subset=True,
         # A graph database file takes one writer process at a time (dagster.yaml sets the limit).
         pool="graph_writer",
+        # A failed step runs again (with jitter); a refused table selection never does.
+        retry_policy=retry_policy,
         # The checks ask the stored graph: Cypher through the graph query resource.
         required_resource_keys={GRAPH_RESOURCE_KEY},
     )

@@ -15,6 +15,7 @@ import polars as pl
 from ..automation import DOWNSTREAM_CONDITION, TRANSFORM_FRESHNESS_POLICY
 from ..checks import OHLCV_CHECK_SPECS, run_ohlcv_checks
 from ..partitions import daily_backfill_policy, daily_partitions
+from ..retry import STORAGE_RETRY_POLICY
 from ..schemas import CANDLE_KEY, FEATURES_SCHEMA, OHLCV_SCHEMA
 from ..settings import EXCHANGES, SYMBOLS, TIMEFRAME
 from .extract import ohlcv_asset_key
@@ -120,6 +121,7 @@ def compute_features(
     kinds={"polars"},
     metadata=TABLE_METADATA,
     pool=WAREHOUSE_POOL,
+    retry_policy=STORAGE_RETRY_POLICY,
     backfill_policy=daily_backfill_policy(),
     automation_condition=DOWNSTREAM_CONDITION,
     freshness_policy=TRANSFORM_FRESHNESS_POLICY,
@@ -148,6 +150,7 @@ def ohlcv(
     kinds={"polars"},
     metadata=TABLE_METADATA,
     pool=WAREHOUSE_POOL,
+    retry_policy=STORAGE_RETRY_POLICY,
     backfill_policy=daily_backfill_policy(),
     automation_condition=DOWNSTREAM_CONDITION,
     freshness_policy=TRANSFORM_FRESHNESS_POLICY,

@@ -16,9 +16,13 @@ from ..schedules import daily_market_data_schedule
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
-# "graph": the graph query resource the graph checks ask (same file as graph_io_manager).
+# "io_manager": Dagster's default key, for every asset that names no io_manager_key (one a user
+# adds, for example): bound to the environment's file store, so nothing is pickled into
+# DAGSTER_HOME. "graph": the graph query resource the graph checks ask (same file as
+# graph_io_manager).
 RESOURCE_KEYS = (
     "exchange",
+    "io_manager",
     "extract_io_manager",
     "transform_io_manager",
     "graph_io_manager",

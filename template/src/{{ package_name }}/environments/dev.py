@@ -4,6 +4,9 @@ exchanges.
 Data goes to DATA_DIR (default ./data, relative to where `dg dev` runs): raw files under
 data/raw/ (the asset key prefix), the warehouse in data/crypto.duckdb, the market graph in
 data/graph.kuzu and its read-only copy for Kuzu Explorer in data/explorer/graph.kuzu.
+Assets that name no IO manager key (Dagster's default `io_manager`) go to the same file store
+as the raw layer: data/<asset key>.json or .parquet. Raw JSON is indented here, for reading
+while debugging (JSON_INDENT below; None writes one line).
 Set EXCHANGE_MODE=live to pull real data from the exchanges.
 """
 
@@ -18,16 +21,21 @@ from ..resources import ExchangeResource
 from ..resources.graph import GraphQueryResource
 from . import build_definitions
 
+# Indentation of the JSON files (dict payloads) the file store writes in dev; loads are the same.
+JSON_INDENT = 2
+
 
 def dev_resources(
     data_dir: str | Path | None = None, exchange_mode: str | None = None
 ) -> dict[str, Any]:
     data_dir = Path(data_dir or os.environ.get("DATA_DIR", "data"))
+    files = FilesystemIOManager(base_path=str(data_dir), json_indent=JSON_INDENT)
     return {
         "exchange": ExchangeResource(
             mode=exchange_mode or os.environ.get("EXCHANGE_MODE", "replay")
         ),
-        "extract_io_manager": FilesystemIOManager(base_path=str(data_dir)),
+        "io_manager": files,
+        "extract_io_manager": files,
         "transform_io_manager": DuckDBIOManager(db_path=str(data_dir / "crypto.duckdb")),
         # Explorer opens the snapshot, never graph.kuzu itself, so it cannot block a run.
         "graph_io_manager": KuzuDBIOManager(

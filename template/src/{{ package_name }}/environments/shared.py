@@ -10,6 +10,10 @@ import dagster as dg
 
 from ..io_managers import SQLIOManager
 from ..io_managers.core.naming import IDENTIFIER_PATTERN, IDENTIFIER_RULE
+from ..resources import ExchangeResource
+
+# What staging and prod extract when EXCHANGE_MODE is unset: the exchanges themselves.
+DEPLOYED_EXCHANGE_MODE = "live"
 
 
 def warehouse_schema() -> str | None:
@@ -42,3 +46,14 @@ def postgres_warehouse() -> SQLIOManager:
         password=dg.EnvVar("POSTGRES_PASSWORD"),
         schema=warehouse_schema(),
     )
+
+
+def deployed_exchange() -> ExchangeResource:
+    """The exchanges of staging and prod: live, unless EXCHANGE_MODE says otherwise.
+
+    A set EXCHANGE_MODE is read when a run starts (an EnvVar); unset or empty, the runs pull
+    live data. Tests and the demo set EXCHANGE_MODE=replay to stay offline.
+    """
+    if os.environ.get("EXCHANGE_MODE", "").strip():
+        return ExchangeResource(mode=dg.EnvVar("EXCHANGE_MODE"))
+    return ExchangeResource(mode=DEPLOYED_EXCHANGE_MODE)

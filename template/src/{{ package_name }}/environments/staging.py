@@ -7,22 +7,24 @@ they are resolved when a run starts and never written into the code location's c
 import dagster as dg
 
 from ..io_managers import KuzuDBIOManager, S3IOManager
-from ..resources import ExchangeResource
 from ..resources.graph import GraphQueryResource
 from . import build_definitions
-from .shared import postgres_warehouse
+from .shared import deployed_exchange, postgres_warehouse
 
 
 def staging_resources() -> dict[str, object]:
+    objects = S3IOManager(
+        endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"),
+        access_key=dg.EnvVar("S3_ACCESS_KEY"),
+        secret_key=dg.EnvVar("S3_SECRET_KEY"),
+        bucket=dg.EnvVar("S3_BUCKET"),
+        region=dg.EnvVar("S3_REGION"),
+    )
     return {
-        "exchange": ExchangeResource(mode=dg.EnvVar("EXCHANGE_MODE")),
-        "extract_io_manager": S3IOManager(
-            endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"),
-            access_key=dg.EnvVar("S3_ACCESS_KEY"),
-            secret_key=dg.EnvVar("S3_SECRET_KEY"),
-            bucket=dg.EnvVar("S3_BUCKET"),
-            region=dg.EnvVar("S3_REGION"),
-        ),
+        "exchange": deployed_exchange(),
+        # Assets that name no IO manager key go to the bucket too (never pickled on a pod).
+        "io_manager": objects,
+        "extract_io_manager": objects,
         "transform_io_manager": postgres_warehouse(),
         "graph_io_manager": KuzuDBIOManager(db_path=dg.EnvVar("GRAPH_DB_PATH")),
         "graph": GraphQueryResource(db_path=dg.EnvVar("GRAPH_DB_PATH")),

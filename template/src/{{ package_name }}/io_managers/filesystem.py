@@ -72,19 +72,30 @@ class FilesystemIOManager(ConfigurableIOManager, KnownSettings):
     column, a dict given as ``{partition_key: payload}``. Loading several partitions returns
     one concatenated frame, or ``{partition_key: payload}`` for dicts.
     Metadata: ``table`` renames the last path part; ``write_mode`` append/upsert (with
-    ``primary_key``) for frames; ``columns`` on inputs selects frame columns.
+    ``primary_key``) for frames; ``columns`` on inputs selects frame columns. ``json_indent=2``
+    writes dicts as indented JSON (the dev environment's choice).
 
     Example::
 
         defs = dg.Definitions(
             assets=[...],
-            resources={"extract_io_manager": FilesystemIOManager(base_path="data/raw")},
+            resources={
+                "extract_io_manager": FilesystemIOManager(base_path="data/raw", json_indent=2)
+            },
         )
     """
 
     base_path: str = Field(
         description="Root directory of the stored files (relative paths resolve from the "
         "working directory of the Dagster process)."
+    )
+    json_indent: int | None = Field(
+        default=None,
+        ge=0,
+        le=8,
+        description="Indentation of the JSON files of dict payloads: None (default) writes one "
+        "line; 2 writes one item per line, scalar-only lists (a candle) on one line, for "
+        "reading while debugging. Loads return the same dict either way.",
     )
 
     def _store(self) -> FileStore:
@@ -93,6 +104,7 @@ class FilesystemIOManager(ConfigurableIOManager, KnownSettings):
             manager="FilesystemIOManager",
             unit="file",
             missing_check=f"Or check base_path ({self.base_path!r}).",
+            json_indent=self.json_indent,
         )
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:

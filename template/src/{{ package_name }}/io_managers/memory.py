@@ -68,6 +68,7 @@ class InMemoryIOManager(IOManager):
     ``materialize(..., resources={"io_manager": manager})`` is the one that stores the values and
     can be inspected afterwards with :meth:`get`. Values do not cross process boundaries: use it
     with the in-process executor (``materialize`` uses it).
+    ``json_indent`` indents the stored JSON of dicts, as the file stores' setting does.
 
     Example::
 
@@ -77,13 +78,14 @@ class InMemoryIOManager(IOManager):
         payload = memory.get(["raw", "binance_ohlcv"], "2024-01-02")  # a JSON-compatible dict
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, json_indent: int | None = None) -> None:
         self.backend = MemoryBackend()
         self._store = FileStore(
             self.backend,
             manager="InMemoryIOManager",
             unit="value",
             missing_check="Use the same InMemoryIOManager instance for both runs.",
+            json_indent=json_indent,
         )
         # (asset path, partition key) -> path of its stored bytes, for get() and values.
         self._locations: dict[StorageKey, str] = {}

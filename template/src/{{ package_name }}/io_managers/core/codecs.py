@@ -75,19 +75,54 @@ def _json_error(asset: str, path: str, problem: str, fix: str) -> typing.NoRetur
     raise JSONEncodingError(f"Asset {asset}: cannot write {path} as JSON: {problem}; {fix}.")
 
 
-def encode_json(payload: Mapping[str, Any], *, asset: str) -> bytes:
-    """UTF-8 JSON bytes of a dict payload (see :func:`to_json_compatible` for the rules)."""
+def encode_json(payload: Mapping[str, Any], *, asset: str, indent: int | None = None) -> bytes:
+    """UTF-8 JSON bytes of a dict payload (see :func:`to_json_compatible` for the rules).
+
+    ``indent`` None writes one line; a number writes one item per line, nested ``indent``
+    spaces deeper, except that a list or dict holding only scalars stays on one line (a candle
+    ``[ts, o, h, l, c, v]`` is one line), and ends with a newline. Either form decodes to the
+    same value.
+
+    Example::
+
+        encode_json({"data": [[1, 2.5]]}, asset="raw/x")  # b'{"data":[[1,2.5]]}'
+        encode_json({"data": [[1, 2.5]]}, asset="raw/x", indent=2)
+        # b'{\n  "data": [\n    [1, 2.5]\n  ]\n}\n'
+    """
     options: dict[str, Any] = {"ensure_ascii": False, "allow_nan": False, "separators": (",", ":")}
     # Fast path: the C encoder refuses NaN, cycles and unknown objects by itself; only
     # non-string keys (which it would turn into strings) need a look. The Python walk runs only
     # when something is wrong, to name the key path in the error.
+    value: Any = payload
     try:
         text = json.dumps(payload, default=_json_default, **options)
     except (TypeError, ValueError, RecursionError):
         text = None
     if text is None or _has_non_string_key(payload):
-        text = json.dumps(to_json_compatible(payload, asset=asset), **options)
+        value = to_json_compatible(payload, asset=asset)
+        text = json.dumps(value, **options)
+    if indent is not None:
+        text = _indented(value, " " * indent, "") + "\n"
     return text.encode("utf-8")
+
+
+def _indented(value: Any, step: str, margin: str) -> str:
+    """``value`` (already checked by the compact encoding) as indented JSON, ``margin`` being
+    the indentation of its first line; a container of scalars only stays on one line."""
+    children = list(value.values()) if isinstance(value, dict) else value
+    if not isinstance(value, dict | list | tuple) or not any(
+        isinstance(child, dict | list | tuple) for child in children
+    ):
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=_json_default)
+    inner = margin + step
+    if isinstance(value, dict):
+        lines = [
+            f"{inner}{json.dumps(key, ensure_ascii=False)}: {_indented(child, step, inner)}"
+            for key, child in value.items()
+        ]
+        return "{\n" + ",\n".join(lines) + f"\n{margin}}}"
+    lines = [f"{inner}{_indented(child, step, inner)}" for child in value]
+    return "[\n" + ",\n".join(lines) + f"\n{margin}]"
 
 
 def _json_default(value: Any) -> Any:

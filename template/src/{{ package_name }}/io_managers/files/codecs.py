@@ -97,17 +97,24 @@ class StoredFormat:
     description: str
 
 
+@dataclass(frozen=True)
 class JsonCodec(StoredFormat):
     """Dicts as UTF-8 JSON (the rules of :func:`~..core.codecs.encode_json`); written whole.
+
+    ``indent`` None writes one line; a number, indented JSON (read back the same).
 
     Example::
 
         writer = CODECS["dict"].encode({"data": [1]}, asset="raw/x")  # JSONEncodingError here
         writer(handle)  # b'{"data":[1]}'
+        dataclasses.replace(CODECS["dict"], indent=2).encode(payload, asset="raw/x")
     """
 
+    indent: int | None = None
+
     def encode(self, payload: Mapping[str, Any], *, asset: str) -> Writer:
-        data = encode_json(payload, asset=asset)  # eager: refused values raise before any I/O
+        # Eager: refused values raise before any I/O.
+        data = encode_json(payload, asset=asset, indent=self.indent)
         return lambda handle: handle.write(data)
 
     def decode(

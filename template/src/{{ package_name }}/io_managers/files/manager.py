@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any, TypeVar
 from urllib.parse import unquote
 
@@ -37,7 +37,7 @@ from ..core.partitions import PartitionSelection, partition_selection
 from ..core.payloads import PayloadKind, ensure_loadable, ensure_supported, payload_kind
 from ..core.ranges import describe_keys, split_frame, split_mapping
 from .backend import FileBackend, Source, Writer
-from .codecs import CODECS
+from .codecs import CODECS, Codec, JsonCodec
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -85,7 +85,7 @@ class FileStore:
     per partition"); ``missing_detail(path)`` adds what the backend knows about a missing path
     (e.g. a missing bucket) and ``missing_check`` which setting to check; ``concurrency``
     partitions are loaded in parallel; ``version_key`` names the metadata entry of the version
-    id a backend returns.
+    id a backend returns; ``json_indent`` indents the JSON of dicts (None: one line).
 
     Example::
 
@@ -101,6 +101,14 @@ class FileStore:
     missing_detail: Callable[[str], str] | None = None
     concurrency: int = 1
     version_key: str | None = None
+    json_indent: int | None = None
+
+    def codec(self, kind: PayloadKind) -> Codec[Any]:
+        """The codec that writes ``kind`` (JSON indented as ``json_indent`` says)."""
+        codec = CODECS[kind]
+        if isinstance(codec, JsonCodec) and self.json_indent is not None:
+            return replace(codec, indent=self.json_indent)
+        return codec
 
     # ---------------------------------------------------------------- layout
 
@@ -219,7 +227,7 @@ class FileStore:
         kind = payload_kind(payload)
         assert kind is not None  # checked by handle_output and _payloads
         paths = self.paths(context, meta, key, selection)
-        path, codec = paths[kind], CODECS[kind]
+        path, codec = paths[kind], self.codec(kind)
         where = self.shown(path)
 
         def read_stored(source: Source) -> Any:

@@ -104,6 +104,14 @@ class S3IOManager(ConfigurableIOManager, KnownSettings):
         description="Attempts per request, first included (botocore 'standard' retries: "
         "throttling, 5xx and connection errors, exponential backoff with jitter).",
     )
+    json_indent: int | None = Field(
+        default=None,
+        ge=0,
+        le=8,
+        description="Indentation of the JSON objects of dict payloads: None (default) writes one "
+        "line; 2 writes one item per line, scalar-only lists (a candle) on one line, for "
+        "reading while debugging. Loads return the same dict either way.",
+    )
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     read_timeout_seconds: float = Field(default=60.0, gt=0)
 
@@ -140,6 +148,7 @@ class S3IOManager(ConfigurableIOManager, KnownSettings):
             missing_detail=missing_detail,
             concurrency=self.max_concurrency,
             version_key="s3/version_id",
+            json_indent=self.json_indent,
         )
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
