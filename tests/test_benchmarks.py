@@ -30,7 +30,7 @@ def test_benchmark_suite_runs_on_a_small_frame(
         env=uv_environment(),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-8000:]
