@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class IOManagerError(Exception):
+import dagster as dg
+
+
+class IOManagerError(dg.Failure):
     """Base class of the errors raised by the project's IO managers.
 
     Each subclass also derives from the matching built-in error (``ValueError``,
     ``FileNotFoundError`` ...), and every message names the asset and what to fix.
+
+    Each is a ``dg.Failure`` too, so a step's retry policy tells them apart: an error no retry
+    can fix (bad metadata, missing upstream data, a refused login; ``RETRYABLE = False``) fails
+    the step at once, and one that may pass (a held lock, a server that did not answer, after
+    the manager's own retries; ``RETRYABLE = True``) goes through the policy.
 
     Example::
 
@@ -19,6 +28,11 @@ class IOManagerError(Exception):
         except IOManagerError as error:
             raise dg.Failure(str(error)) from error
     """
+
+    RETRYABLE: ClassVar[bool] = False
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(description=message, allow_retries=self.RETRYABLE)
 
 
 class MetadataError(IOManagerError, ValueError):
@@ -84,6 +98,8 @@ class StorageLockedError(IOManagerError, TimeoutError):
         # raises when another process still holds the file after 60 s
         retry_while_locked(connect, is_locked=is_lock_error, timeout_seconds=60, resource=name)
     """
+
+    RETRYABLE = True
 
 
 class JSONEncodingError(IOManagerError, TypeError):

@@ -38,6 +38,8 @@ class S3Error(IOManagerError):
             context.log.error(str(error))  # names the object, the endpoint and the fix
     """
 
+    RETRYABLE = True
+
 
 class S3CredentialsError(S3Error, PermissionError):
     """The access key pair was refused by the server, or no credentials were found.
@@ -50,6 +52,8 @@ class S3CredentialsError(S3Error, PermissionError):
             ).handle_output(ctx, {})
     """
 
+    RETRYABLE = False
+
 
 class S3AccessDeniedError(S3Error, PermissionError):
     """Valid credentials, but the identity may not do this (e.g. create the bucket).
@@ -60,6 +64,8 @@ class S3AccessDeniedError(S3Error, PermissionError):
             ...
     """
 
+    RETRYABLE = False
+
 
 class S3BucketNotFoundError(S3Error, FileNotFoundError):
     """The bucket does not exist and is not to be created (``create_bucket=False``).
@@ -68,6 +74,8 @@ class S3BucketNotFoundError(S3Error, FileNotFoundError):
 
         S3IOManager(bucket="missing", create_bucket=False)  # first write raises this
     """
+
+    RETRYABLE = False
 
 
 class S3ConnectionError(S3Error, ConnectionError):

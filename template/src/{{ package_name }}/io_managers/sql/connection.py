@@ -80,6 +80,8 @@ class SQLConnectionError(IOManagerError, ConnectionError):
             log.error(str(error))  # postgresql+psycopg://user:***@host:5432/db ...
     """
 
+    RETRYABLE = True
+
 
 class SQLLoginRefusedError(SQLConnectionError, PermissionError):
     """The server answered and refused the login (password, user, database or access rules).
@@ -94,6 +96,8 @@ class SQLLoginRefusedError(SQLConnectionError, PermissionError):
         except SQLLoginRefusedError as error:
             log.error(str(error))  # "... refused the login ... Check password (POSTGRES_PASSWORD)"
     """
+
+    RETRYABLE = False
 
 
 class ServerUnavailable(Exception):
