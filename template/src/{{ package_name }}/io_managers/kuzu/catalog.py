@@ -155,4 +155,3 @@ def definition_mismatch(stored: StoredTable, target: GraphTarget) -> str | None:
             "replaces it), or drop it (DROP TABLE) to let the next write recreate it."
         )
     return None
-

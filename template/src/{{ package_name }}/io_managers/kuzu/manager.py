@@ -4,8 +4,8 @@ A frame becomes a node table (label = metadata ``table`` or the last part of the
 metadata ``primary_key``: one column, or several stored as one derived ``_key`` column), or a
 relationship table when the asset declares ``graph_rel`` metadata. Frames go in through Kuzu's
 bulk paths only: ``COPY T FROM $frame`` (columns put in table order first: COPY matches columns
-by position) or one ``LOAD FROM $frame ... MERGE`` statement for upserts. A write runs in one transaction, so a
-failed load leaves the previous graph queryable. See docs/io-manager-kuzu.md.
+by position) or one ``LOAD FROM $frame ... MERGE`` statement for upserts. A write runs in one
+transaction, so a failed load leaves the previous graph queryable. See docs/io-manager-kuzu.md.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class KuzuDBIOManager(ConfigurableIOManager, KnownSettings):
 
     Node tables: label from metadata ``table`` (else the last part of the asset key), key from
     ``primary_key``: one column, or several, stored as one derived STRING column ``_key``
-    (a JSON object of the key values, dropped again on load; see docs/io-manager-kuzu.md). Relationship tables: metadata
+    (a JSON object of the key values, dropped again on load; see docs/io-manager-kuzu.md).
+    Relationship tables: metadata
     ``graph_rel: {"from": <label>, "to": <label>, "from_key": <column>, "to_key": <column>}``.
     Partitioned assets need ``partition_expr`` (a DATE/TIMESTAMP property); ``write_mode``
     overwrite (default), append or upsert; ``columns`` on inputs. Asset code asks the graph
