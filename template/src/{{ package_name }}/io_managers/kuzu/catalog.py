@@ -18,7 +18,7 @@ from ..core.errors import MetadataError, UnsafeNameError
 from ..core.frames import decode_frame_schema
 from ..core.naming import validate_identifier
 from .engine import GraphConnection
-from .target import GRAPH_REL_KEY, GraphRel, GraphTarget
+from .target import GRAPH_REL_KEY, GraphRel, GraphTarget, key_column
 
 # Kuzu type names as the engine spells them for a frame (e.g. ``STRUCT(a INT64, b STRING[])``);
 # anything else is refused before it reaches a DDL statement.
@@ -140,14 +140,16 @@ def definition_mismatch(stored: StoredTable, target: GraphTarget) -> str | None:
                 f"Asset {target.asset} declares {target.describe()}, but the database holds "
                 f"{stored.describe()}."
             )
-    declared_key = target.meta.primary_key[0] if target.meta.primary_key else None
+    primary_key = list(target.meta.primary_key)
+    declared_key = key_column(primary_key) if primary_key else None
     if (
         target.rel is None
         and declared_key is not None
         and declared_key.lower() != (stored.primary_key or "").lower()
     ):
+        declared = repr(declared_key) if len(primary_key) == 1 else f"{primary_key}"
         return (
-            f"Asset {target.asset}: metadata primary_key is {declared_key!r}, but "
+            f"Asset {target.asset}: metadata primary_key is {declared}, but "
             f"{stored.describe()} is keyed by {stored.primary_key!r}. Kuzu cannot change a "
             "primary key in place: overwrite the whole table (an unpartitioned overwrite "
             "replaces it), or drop it (DROP TABLE) to let the next write recreate it."

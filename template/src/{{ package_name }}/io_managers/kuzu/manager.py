@@ -1,11 +1,11 @@
 """KuzuDBIOManager: polars DataFrames as node and relationship tables of a Kuzu graph file.
 
 A frame becomes a node table (label = metadata ``table`` or the last part of the asset key; key =
-metadata ``primary_key``, one column), or a relationship table when the asset declares
-``graph_rel`` metadata. Frames go in through Kuzu's bulk paths only: ``COPY T FROM $frame``
-(columns put in table order first: COPY matches columns by position) or one
-``LOAD FROM $frame ... MERGE`` statement for upserts. A write runs in one transaction, so a
-failed load leaves the previous graph queryable. See docs/io-manager-kuzu.md.
+metadata ``primary_key``: one column, or several stored as one derived ``_key`` column), or a
+relationship table when the asset declares ``graph_rel`` metadata. Frames go in through Kuzu's
+bulk paths only: ``COPY T FROM $frame`` (columns put in table order first: COPY matches columns
+by position) or one ``LOAD FROM $frame ... MERGE`` statement for upserts. A write runs in one
+transaction, so a failed load leaves the previous graph queryable. See docs/io-manager-kuzu.md.
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from .days import rows_by_partition
 from .engine import GraphConnection
 from .swap import connect_to_copy, publish_snapshot
 from .target import (
+    COMPOSITE_KEY_COLUMN,
     REFUSED_DTYPES,
     GraphTarget,
     check_kuzu_values,
+    composite_key,
     graph_target,
     validate_frame,
 )
@@ -51,7 +53,9 @@ class KuzuDBIOManager(ConfigurableIOManager, KnownSettings):
     """Stores polars DataFrames as node or relationship tables of a Kuzu database file.
 
     Node tables: label from metadata ``table`` (else the last part of the asset key), key from
-    ``primary_key`` (one column). Relationship tables: metadata
+    ``primary_key``: one column, or several, stored as one derived STRING column ``_key``
+    (a JSON object of the key values, dropped again on load; see docs/io-manager-kuzu.md).
+    Relationship tables: metadata
     ``graph_rel: {"from": <label>, "to": <label>, "from_key": <column>, "to_key": <column>}``.
     Partitioned assets need ``partition_expr`` (a DATE/TIMESTAMP property); ``write_mode``
     overwrite (default), append or upsert; ``columns`` on inputs. Asset code asks the graph
@@ -182,20 +186,27 @@ class KuzuDBIOManager(ConfigurableIOManager, KnownSettings):
             if mismatch is not None:
                 raise MetadataError(mismatch)
             frame, selected = _read(connection, stored, target, context)
-        if selected is None and stored.written is not None:
+        written = stored.written
+        if written is not None and composite_key(target) is not None:
+            written = pl.Schema(
+                (name, dtype) for name, dtype in written.items() if name != COMPOSITE_KEY_COLUMN
+            )
+        if selected is None and written is not None:
             # Columns in the order they were written (the table keeps endpoint keys first).
-            written_order = [c for c in stored.written if c in frame.columns]
+            written_order = [c for c in written if c in frame.columns]
             frame = frame.select(
                 written_order + [c for c in frame.columns if c not in written_order]
             )
-        return restore_dtypes(frame, stored.written)
+        return restore_dtypes(frame, written)
 
 
 def _read(
     connection: GraphConnection, stored: StoredTable, target: GraphTarget, context: InputContext
 ) -> tuple[pl.DataFrame, list[str] | None]:
     """The target's rows in write order, and the selected columns (``None``: all)."""
-    columns = stored.columns(target.rel)
+    # The key column derived from a primary key of several columns is not part of the frame.
+    derived = COMPOSITE_KEY_COLUMN if composite_key(target) is not None else None
+    columns = [column for column in stored.columns(target.rel) if column != derived]
     selected = select_columns(
         columns, target.meta.columns, asset=target.asset, where=stored.describe()
     )

@@ -8,7 +8,7 @@ dtypes and values Kuzu 0.11.3 would store inexactly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,6 +32,10 @@ GRAPH_REL_KEY = "graph_rel"
 DEFAULT_FROM_KEY = "from_id"
 DEFAULT_TO_KEY = "to_id"
 _GRAPH_REL_FIELDS = ("from", "to", "from_key", "to_key")
+
+# The key column of a node table whose primary_key has several columns: derived from them on
+# write (STRING, see with_composite_key), dropped again on load.
+COMPOSITE_KEY_COLUMN = "_key"
 
 # Property names the engine keeps for itself.
 RESERVED_PROPERTIES = frozenset({"_id", "_label", "_src", "_dst"})
@@ -178,21 +182,86 @@ def graph_target(context: ContextT) -> GraphTarget:
 
 
 def node_key(target: GraphTarget) -> str:
-    """The one key column of a node table, from metadata ``primary_key``."""
+    """The key column of a node table: metadata ``primary_key``, or :data:`COMPOSITE_KEY_COLUMN`.
+
+    A key of several columns is stored as one derived column (see :func:`with_composite_key`).
+    """
     key = target.meta.primary_key
-    if len(key) > 1:
-        raise MetadataError(
-            f"Asset {target.asset}: Kuzu node tables take a single-column primary key, got "
-            f"{list(key)}. Add one column that combines them (e.g. pl.concat_str({list(key)}, "
-            'separator="|")) and name it in primary_key.'
-        )
     if not key:
         raise MetadataError(
             f"Asset {target.asset}: a Kuzu node table needs a primary key; add "
-            '@asset(metadata={"primary_key": "<column>"}), or declare '
+            '@asset(metadata={"primary_key": "<column>"}) (or a list of columns), or declare '
             f'{{"{GRAPH_REL_KEY}": {{"from": ..., "to": ...}}}} to store relationships.'
         )
-    return key[0]
+    return key_column(key)
+
+
+def key_column(primary_key: Sequence[str]) -> str:
+    """The node table's key column for ``primary_key``: itself, or the derived composite key."""
+    return primary_key[0] if len(primary_key) == 1 else COMPOSITE_KEY_COLUMN
+
+
+def composite_key(target: GraphTarget) -> tuple[str, ...] | None:
+    """The columns of a node table's composite key (two or more), or ``None``."""
+    key = tuple(target.meta.primary_key)
+    return key if target.rel is None and len(key) > 1 else None
+
+
+def with_composite_key(frame: pl.DataFrame, target: GraphTarget) -> pl.DataFrame:
+    """The frame to store: with the derived key column first, if the key has several columns.
+
+    The value is a JSON object of the key columns' values as text, in ``primary_key`` order:
+    ``{"exchange":"binance","symbol":"BTC/USDT","ts":"2024-03-01T00:00:00.000000000Z"}``.
+    Texts: strings as they are; integers, booleans and decimals in their usual notation; dates
+    ``YYYY-MM-DD``; datetimes ISO 8601 with nanoseconds, time-zone aware ones in UTC with a
+    ``Z``. The same key values always give the same text (what upserts match on).
+    """
+    key = composite_key(target)
+    if key is None:
+        return frame
+    texts = [_key_text(frame.get_column(column)) for column in key]
+    derived = pl.select(pl.struct(texts).struct.json_encode().alias(COMPOSITE_KEY_COLUMN))
+    return frame.select(derived.to_series(), *frame.columns)
+
+
+def _key_text(column: pl.Series) -> pl.Series:
+    dtype = column.dtype
+    if dtype == pl.Date:
+        return column.dt.to_string("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return column.dt.to_string("%Y-%m-%dT%H:%M:%S%.9f")
+        return column.dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.9fZ")
+    return column.cast(pl.String)
+
+
+def _check_composite_key(frame: pl.DataFrame, target: GraphTarget, key: Sequence[str]) -> None:
+    """The derived key column's name is free, and every key column has a dtype it can hold."""
+    asset = target.asset
+    if any(column.lower() == COMPOSITE_KEY_COLUMN for column in frame.columns):
+        raise UnsafeNameError(
+            f"Asset {asset}: column {COMPOSITE_KEY_COLUMN!r} is the key column KuzuDBIOManager "
+            f"derives from a primary key of several columns ({list(key)}); rename the column."
+        )
+    for column in key:
+        dtype = frame.schema.get(column)
+        if dtype is None or _composite_key_dtype(dtype):
+            continue
+        raise UnsupportedTypeError(
+            f"Asset {asset}: primary_key column {column!r} has dtype {dtype}, which a Kuzu "
+            f"composite key cannot hold (key columns are stored as text in "
+            f"{COMPOSITE_KEY_COLUMN!r}: strings, integers, booleans, decimals, dates and "
+            "datetimes). Key on columns of those types, or derive one (e.g. "
+            f'pl.col("{column}").round(8).cast(pl.String)).'
+        )
+
+
+def _composite_key_dtype(dtype: PolarsDataType) -> bool:
+    return (
+        dtype.is_integer()
+        or isinstance(dtype, pl.Decimal | pl.Datetime | pl.Categorical | pl.Enum)
+        or dtype in (pl.String, pl.Boolean, pl.Date)
+    )
 
 
 def validate_frame(frame: pl.DataFrame, target: GraphTarget) -> None:
@@ -232,14 +301,18 @@ def validate_frame(frame: pl.DataFrame, target: GraphTarget) -> None:
             )
 
     if target.rel is None:
-        key = node_key(target)
+        node_key(target)
+        key = list(target.meta.primary_key)
+        named = repr(key[0]) if len(key) == 1 else str(key)
         # Even on overwrite and append: a node table holds one node per key.
         check_primary_key(
             frame,
-            [key],
+            key,
             asset=asset,
-            unique_because=f"node table {target.label} needs one row per primary key {key!r}",
+            unique_because=f"node table {target.label} needs one row per primary key {named}",
         )
+        if len(key) > 1:
+            _check_composite_key(frame, target, key)
         return
 
     rel = target.rel

@@ -16,6 +16,7 @@ Node deletes are ``DETACH DELETE``: a graph keeps no relationship to a deleted n
 
 from __future__ import annotations
 
+import json
 import operator
 import re
 from collections.abc import Iterator
@@ -36,7 +37,13 @@ from .catalog import (
 )
 from .cypher import expression, match, quote, where
 from .engine import GraphConnection
-from .target import GraphTarget, node_key
+from .target import (
+    COMPOSITE_KEY_COLUMN,
+    GraphTarget,
+    composite_key,
+    node_key,
+    with_composite_key,
+)
 
 # encode_frame_schema output: a prefix and base64, safe inside a quoted Cypher literal.
 _COMMENT_PATTERN = re.compile(r"[A-Za-z0-9+/=:_-]*")
@@ -83,6 +90,8 @@ def write_frame(
     growing the file (one transaction would keep both versions: a file twice the size, to copy
     on every later write).
     """
+    # A primary key of several columns is stored as one derived key column (the node key).
+    frame = with_composite_key(frame, target)
     with transaction(connection):
         try:
             return _write(connection, target, frame, private_copy=private_copy)
@@ -100,7 +109,9 @@ def _write(
     replace_table = meta.write_mode == "overwrite" and not target.filters
     if stored is not None:
         check_kind(stored, target)
-        mismatch = definition_mismatch(stored, target)
+        mismatch = definition_mismatch(stored, target) or _composite_key_mismatch(
+            connection, stored, target
+        )
         drift = _drift(connection, stored, target, frame) if mismatch is None else None
         if replace_table and (
             mismatch is not None or drift is not None or not referencing_tables(connection, stored)
@@ -189,6 +200,38 @@ def _create_table(
     stored = stored_table(connection, target.label)
     assert stored is not None
     return stored
+
+
+def _composite_key_mismatch(
+    connection: GraphConnection, stored: StoredTable, target: GraphTarget
+) -> str | None:
+    """How the columns of a stored composite key differ from ``primary_key``, or ``None``.
+
+    Each derived key value names its columns (a JSON object), so one stored node tells.
+    """
+    declared = composite_key(target)
+    if declared is None or stored.kind != "NODE":
+        return None
+    found = rows(
+        connection,
+        f"{match(stored, target)} RETURN n.{quote(COMPOSITE_KEY_COLUMN)} LIMIT 1",
+    )
+    if not found:
+        return None
+    try:
+        value = json.loads(found[0][0])
+    except (TypeError, ValueError):
+        value = None
+    columns = list(value) if isinstance(value, dict) else None
+    if columns == list(declared):
+        return None
+    return (
+        f"Asset {target.asset}: metadata primary_key is {list(declared)}, but the "
+        f"{COMPOSITE_KEY_COLUMN!r} values of {stored.describe()} were derived from "
+        f"{columns if columns is not None else 'other values'}. Kuzu cannot change a primary "
+        "key in place: overwrite the whole table (an unpartitioned overwrite replaces it), or "
+        "drop it (DROP TABLE) to let the next write recreate it."
+    )
 
 
 def _drift(
