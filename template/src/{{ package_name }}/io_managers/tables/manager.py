@@ -132,7 +132,11 @@ class TableStore(Generic[S]):
             meta=meta,
         )
         selection = partition_selection(context)
-        filters = table_filters(selection, meta, asset=asset) if selection is not None else ()
+        filters = (
+            table_filters(selection, meta, asset=asset, expressions=True)
+            if selection is not None
+            else ()
+        )
         return meta, table, selection, filters
 
     def _write(self, session: S, write: _Write) -> int:
