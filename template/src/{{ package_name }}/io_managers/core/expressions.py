@@ -152,6 +152,18 @@ class PartitionExpr:
         null where a value does not parse."""
         return _evaluate(self.tree, frame).alias(self.source)
 
+    def check_dialect(self, dialect: Dialect, *, asset: str, manager: str) -> None:
+        """Refuse an expression ``dialect`` cannot compute (SQLite: STRPTIME of a non-ISO
+        format), before anything is written."""
+        if dialect != "sqlite":
+            return
+        for node in _nodes(self.tree):
+            if isinstance(node, ParseTime) and node.format not in _SQLITE_FORMATS:
+                raise MetadataError(
+                    f"Asset {asset}: partition_expr {self.source!r} cannot run on {manager} "
+                    f"with SQLite: {_sqlite_format_problem(node.format)}"
+                )
+
     def uses_only(self, available: list[str], *, asset: str, where: str) -> None:
         """Refuse an expression naming a column that ``where`` does not have."""
         missing = [c for c in self.columns if c not in available]
@@ -161,6 +173,23 @@ class PartitionExpr:
                 f"{', '.join(map(repr, missing))}, which the {where} does not have (columns: "
                 f"{', '.join(available)}). Name existing columns in the expression."
             )
+
+
+def _nodes(node: Node) -> list[Node]:
+    """``node`` and every node under it."""
+    if isinstance(node, Column | Number):
+        return [node]
+    if isinstance(node, Arithmetic):
+        return [node, *_nodes(node.left), *_nodes(node.right)]
+    return [node, *_nodes(node.operand)]
+
+
+def _sqlite_format_problem(fmt: str) -> str:
+    return (
+        f"SQLite has no STRPTIME and parses only ISO text, so the format {fmt!r} is not "
+        f"supported there ({' or '.join(sorted(_SQLITE_FORMATS))} are). Store the column as ISO "
+        "text (then CAST(day AS DATE)), or compute a DATE column in the asset."
+    )
 
 
 def is_bare_column(text: str) -> bool:
@@ -330,11 +359,7 @@ def _sql(node: Node, dialect: Dialect, quote: Callable[[str], str]) -> str:
             pg_format = re.sub(r"%[YmdHMS]", lambda m: _PG_FORMAT[m.group()], node.format)
             return f"CAST(to_timestamp({text}, '{pg_format}') AS timestamp)"
         if node.format not in _SQLITE_FORMATS:
-            raise MetadataError(
-                f"partition_expr STRPTIME format {node.format!r}: SQLite parses only ISO text "
-                f"({' or '.join(sorted(_SQLITE_FORMATS))}). Store the column as ISO text, or "
-                "convert it in the asset before writing."
-            )
+            raise MetadataError(_sqlite_format_problem(node.format))
         return f"strftime({_SQLITE_TIMESTAMP}, {text})"
     operand = sub(node.operand)
     if node.to == "date":
