@@ -53,6 +53,15 @@ class UnsafeNameError(IOManagerError, ValueError):
     """
 
 
+class UnsafeExpressionError(UnsafeNameError, MetadataError):
+    """A ``partition_expr`` expression outside the accepted grammar (core/expressions.py).
+
+    Example::
+
+        parse_partition_expr("ts; DROP TABLE t", asset="market/ohlcv")  # raises: two statements
+    """
+
+
 class UnsupportedTypeError(IOManagerError, TypeError):
     """The IO manager cannot store or load an object of this type.
 

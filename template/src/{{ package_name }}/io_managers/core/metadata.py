@@ -74,8 +74,9 @@ class StorageMetadata:
             )
         ):
             raise MetadataError(
-                f"Asset {asset}: metadata 'partition_expr' must be a column name, or a dict of "
-                f"partition dimension -> column name; got {partition_expr!r}."
+                f"Asset {asset}: metadata 'partition_expr' must be a column name or SQL "
+                "expression (a non-empty string), or a dict of partition dimension -> column "
+                f"or expression; got {partition_expr!r}."
             )
 
         write_mode = _raw(output_metadata.get("write_mode", "overwrite"))

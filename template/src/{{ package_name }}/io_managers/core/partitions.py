@@ -16,6 +16,7 @@ from dagster import (
 
 from .context import ContextT
 from .errors import MetadataError, PartitionMismatchError, UnsafeNameError
+from .expressions import Dialect, PartitionExpr, is_bare_column, parse_partition_expr, render_sql
 from .metadata import StorageMetadata
 from .naming import quote_identifier, validate_identifier, validate_path_segment
 
@@ -152,6 +153,9 @@ def _dimension(name: str, keys: tuple[str, ...], partitions_def: Any) -> Partiti
 class ColumnFilter(NamedTuple):
     """Rows of one partition dimension: ``column`` inside one of ``windows`` or in ``values``.
 
+    ``expr`` is set when ``partition_expr`` is an expression over columns (time dimensions
+    only); ``column`` is then its source text, for messages.
+
     Example::
 
         by_symbol = ColumnFilter("symbol", "symbol", None, ("BTC/USDT", "ETH/USDT"))
@@ -162,6 +166,7 @@ class ColumnFilter(NamedTuple):
     dimension: str
     windows: tuple[TimeWindow, ...] | None
     values: tuple[str, ...] | None
+    expr: PartitionExpr | None = None
 
 
 TABLE_NEEDS_COLUMN = "Asset {asset} is partitioned, so a table backend needs to know"
@@ -182,16 +187,17 @@ def missing_partition_expr_message(
     )
 
 
-def partition_columns(
+def partition_sources(
     selection: PartitionSelection,
     meta: StorageMetadata,
     *,
     asset: str,
     needs: str = TABLE_NEEDS_COLUMN,
-) -> dict[str, str]:
-    """The validated ``partition_expr`` column of each dimension of ``selection``.
+) -> dict[str, str | PartitionExpr]:
+    """What ``partition_expr`` names for each dimension of ``selection``: a validated column,
+    or a checked expression over columns (time dimensions only, see :mod:`.expressions`).
 
-    ``needs`` says why the column is needed when ``partition_expr`` is missing (see
+    ``needs`` says why it is needed when ``partition_expr`` is missing (see
     :func:`missing_partition_expr_message`).
     """
     expr = meta.partition_expr
@@ -202,7 +208,7 @@ def partition_columns(
         if not isinstance(expr, Mapping):
             raise MetadataError(
                 f"Asset {asset} has multi-dimensional partitions; 'partition_expr' must be a dict "
-                f"of dimension -> column. {how}"
+                f"of dimension -> column or expression. {how}"
             )
         missing = [d.name for d in selection.dimensions if d.name not in expr]
         if missing:
@@ -214,28 +220,64 @@ def partition_columns(
     else:
         if not isinstance(expr, str):
             raise MetadataError(
-                f"Asset {asset} has one partition dimension; 'partition_expr' must be the name "
-                f"of one column, got {expr!r}."
+                f"Asset {asset} has one partition dimension; 'partition_expr' must be one column "
+                f"name or expression, got {expr!r}."
             )
         columns = {selection.dimensions[0].name: expr}
-    return {
-        name: validate_identifier(column, f"partition_expr column of {asset}")
-        for name, column in columns.items()
-    }
+    time_dimensions = {d.name for d in selection.dimensions if d.windows is not None}
+    sources: dict[str, str | PartitionExpr] = {}
+    for name, text in columns.items():
+        if is_bare_column(text):
+            sources[name] = validate_identifier(text, f"partition_expr column of {asset}")
+        elif name not in time_dimensions:
+            raise MetadataError(
+                f"Asset {asset}: partition_expr {text!r} of dimension {name!r} is an "
+                "expression, but that dimension is not a time dimension: its keys are matched "
+                "against a column's values, so name the column."
+            )
+        else:
+            sources[name] = parse_partition_expr(text, asset=asset)
+    return sources
+
+
+def expression_refused(asset: str, expr: PartitionExpr, store: str) -> MetadataError:
+    """The error of a store that filters partitions on a stored column only."""
+    return MetadataError(
+        f"Asset {asset}: partition_expr {expr.source!r} is an expression, and {store} selects "
+        "partitions by a stored DATE or TIMESTAMP column only. Name such a column, computing it "
+        'in the asset if needed, e.g. frame.with_columns(pl.from_epoch("ts_ms", '
+        'time_unit="ms").alias("ts")) with metadata={"partition_expr": "ts"}.'
+    )
 
 
 def table_filters(
-    selection: PartitionSelection, meta: StorageMetadata, *, asset: str
+    selection: PartitionSelection,
+    meta: StorageMetadata,
+    *,
+    asset: str,
+    expressions: bool = False,
+    store: str = "KuzuDBIOManager",
 ) -> tuple[ColumnFilter, ...]:
-    """The column filters selecting exactly the partitions of ``selection``."""
-    columns = partition_columns(selection, meta, asset=asset)
+    """The column filters selecting exactly the partitions of ``selection``.
+
+    ``expressions``: whether the store renders ``partition_expr`` expressions (table stores);
+    if not, an expression is refused naming ``store``.
+    """
+    sources = partition_sources(selection, meta, asset=asset)
     filters = []
     for dimension in selection.dimensions:
-        column = columns[dimension.name]
-        if dimension.windows is not None:
-            filters.append(ColumnFilter(column, dimension.name, dimension.windows, None))
+        source = sources[dimension.name]
+        if isinstance(source, PartitionExpr):
+            if not expressions:
+                raise expression_refused(asset, source, store)
+            assert dimension.windows is not None  # partition_sources: time dimensions only
+            filters.append(
+                ColumnFilter(source.source, dimension.name, dimension.windows, None, source)
+            )
+        elif dimension.windows is not None:
+            filters.append(ColumnFilter(source, dimension.name, dimension.windows, None))
         else:
-            filters.append(ColumnFilter(column, dimension.name, None, dimension.keys))
+            filters.append(ColumnFilter(source, dimension.name, None, dimension.keys))
     return tuple(filters)
 
 
@@ -263,11 +305,13 @@ def build_where_clause(
     temporal_kind: Callable[[str], TemporalKind] = lambda _column: "timestamptz",
     placeholder: Callable[[int], str] = lambda _index: "?",
     quote: Callable[[str], str] = quote_identifier,
+    dialect: Dialect | None = None,
 ) -> tuple[str, list[Any]]:
     """A WHERE condition (without ``WHERE``) and its parameters for the given filters.
 
     Identifiers go through ``quote``; values are always bound parameters. ``placeholder(i)``
-    gives the i-th parameter marker of the driver (``?``, ``%s``, ``$1`` ...).
+    gives the i-th parameter marker of the driver (``?``, ``%s``, ``$1`` ...). Filters on an
+    expression are rendered in ``dialect`` (required for them).
     """
     params: list[Any] = []
 
@@ -277,9 +321,18 @@ def build_where_clause(
 
     clauses = []
     for column_filter in filters:
-        column = quote(column_filter.column)
+        expr = column_filter.expr
+        if expr is not None:
+            if dialect is None:
+                raise MetadataError(
+                    f"partition_expr {expr.source!r} is an expression; this store filters on "
+                    "a column only."
+                )
+            column = render_sql(expr, dialect, quote)
+        else:
+            column = quote(column_filter.column)
         if column_filter.windows is not None:
-            kind = temporal_kind(column_filter.column)
+            kind = expr.kind if expr is not None else temporal_kind(column_filter.column)
             parts = []
             for window in column_filter.windows:
                 start, end = window_bounds(window, kind)
@@ -298,14 +351,23 @@ def check_frame_in_selection(
     """Refuse rows outside the written partitions: they would corrupt neighbouring partitions."""
     for column_filter in filters:
         column = column_filter.column
-        if column not in frame.columns:
+        expr = column_filter.expr
+        if expr is not None:
+            expr.uses_only(frame.columns, asset=asset, where="frame")
+            shown_columns = list(expr.columns)
+        elif column not in frame.columns:
             raise MetadataError(
                 f"Asset {asset}: 'partition_expr' names column {column!r}, which the frame does "
                 f"not have (columns: {', '.join(frame.columns)})."
             )
-        series = frame.get_column(column)
+        else:
+            shown_columns = [column]
         if column_filter.windows is not None:
-            inside = _in_windows_expr(series.dtype, column, column_filter.windows, asset)
+            if expr is not None:
+                inside = _in_windows(expr.kind, pl.lit(expr.evaluate(frame)), column_filter.windows)
+            else:
+                dtype = frame.schema[column]
+                inside = _in_windows_expr(dtype, column, column_filter.windows, asset)
         else:
             inside = pl.col(column).cast(pl.String).is_in(list(column_filter.values or ()))
         outside = frame.filter(~inside.fill_null(False))
@@ -318,8 +380,8 @@ def check_frame_in_selection(
             raise PartitionMismatchError(
                 f"Asset {asset}: {outside.height} of {frame.height} rows have {column!r} outside "
                 f"the partition(s) being written ({allowed}); first offending value: "
-                f"{outside.get_column(column)[0]}. A partition write replaces exactly its own "
-                "slice, so filter the frame to the partition before returning it."
+                f"{_first_values(outside, shown_columns, expr)}. A partition write replaces "
+                "exactly its own slice, so filter the frame to the partition before returning it."
             )
 
 
@@ -342,8 +404,23 @@ def _in_windows_expr(
     dtype: pl.DataType, column: str, windows: Sequence[TimeWindow], asset: str
 ) -> pl.Expr:
     kind, col = temporal_column(dtype, column, asset)
+    return _in_windows(kind, col, windows)
+
+
+def _in_windows(kind: TemporalKind, col: pl.Expr, windows: Sequence[TimeWindow]) -> pl.Expr:
     condition = pl.lit(False)
     for window in windows:
         start, end = window_bounds(window, kind)
         condition = condition | ((col >= pl.lit(start)) & (col < pl.lit(end)))
     return condition
+
+
+def _first_values(
+    frame: pl.DataFrame, columns: Sequence[str], expr: PartitionExpr | None = None
+) -> str:
+    """The first row's partition column (or, for an expression, its columns and its value)."""
+    row = frame.select(columns).row(0, named=True)
+    if expr is None:
+        return str(row[columns[0]])
+    shown = ", ".join(f"{name}={value}" for name, value in row.items())
+    return f"{shown}, where {expr.source} = {expr.evaluate(frame.head(1))[0]}"

@@ -22,11 +22,12 @@ import polars as pl
 from dagster import MultiPartitionKey
 
 from .errors import MetadataError, PartitionMismatchError
+from .expressions import PartitionExpr
 from .metadata import StorageMetadata
 from .partitions import (
     PartitionDimension,
     PartitionSelection,
-    partition_columns,
+    partition_sources,
     temporal_column,
     window_bounds,
 )
@@ -91,12 +92,13 @@ def split_frame(
     needs: str,
     unit: str,
 ) -> dict[str, pl.DataFrame]:
-    """The rows of each partition of ``selection``, by the ``partition_expr`` column(s).
+    """The rows of each partition of ``selection``, by the ``partition_expr`` column(s) or
+    expression(s) (computed by polars, see :mod:`.expressions`).
 
     Every partition gets a frame of ``frame``'s schema (no rows if none fall in it), rows keep
     their order; a row outside every partition of the selection raises
     :class:`PartitionMismatchError`, a missing ``partition_expr`` a :class:`MetadataError`
-    saying why it is needed (``needs``, see :func:`~.partitions.partition_columns`).
+    saying why it is needed (``needs``, see :func:`~.partitions.partition_sources`).
 
     Example::
 
@@ -104,19 +106,25 @@ def split_frame(
                            asset="market/ohlcv", needs="...", unit="file")
         days["2024-01-03"]  # the rows whose ts falls on 2024-01-03
     """
-    columns = partition_columns(selection, meta, asset=asset, needs=needs)
-    for column in columns.values():
-        if column not in frame.columns:
+    sources = partition_sources(selection, meta, asset=asset, needs=needs)
+    columns: list[str] = []
+    for source in sources.values():
+        if isinstance(source, PartitionExpr):
+            source.uses_only(frame.columns, asset=asset, where="frame")
+            columns.extend(c for c in source.columns if c not in columns)
+        elif source not in frame.columns:
             raise MetadataError(
-                f"Asset {asset}: 'partition_expr' names column {column!r}, which the frame does "
+                f"Asset {asset}: 'partition_expr' names column {source!r}, which the frame does "
                 f"not have (columns: {', '.join(frame.columns)})."
             )
+        elif source not in columns:
+            columns.append(source)
     # The key of each row in each dimension (null: none of the run's keys), then the index of
     # the run's partition with those keys (null: a combination the run does not write).
     names = [f"dimension_{i}" for i in range(len(selection.dimensions))]
     row_keys = pl.DataFrame(
         [
-            _dimension_keys(frame, dimension, columns[dimension.name], asset).alias(name)
+            _dimension_keys(frame, dimension, sources[dimension.name], asset).alias(name)
             for dimension, name in zip(selection.dimensions, names, strict=True)
         ]
     )
@@ -135,7 +143,7 @@ def split_frame(
 
     outside = index.is_null()
     if outside.any():
-        _refuse_rows_outside(frame, outside, selection, list(columns.values()), asset, unit)
+        _refuse_rows_outside(frame, outside, selection, columns, asset, unit)
 
     groups = frame.with_columns(index).partition_by(
         index.name, as_dict=True, include_key=False, maintain_order=True
@@ -145,15 +153,22 @@ def split_frame(
 
 
 def _dimension_keys(
-    frame: pl.DataFrame, dimension: PartitionDimension, column: str, asset: str
+    frame: pl.DataFrame,
+    dimension: PartitionDimension,
+    source: str | PartitionExpr,
+    asset: str,
 ) -> pl.Series:
     """For each row, the key of ``dimension`` whose window (or value) holds it; else null."""
     key_windows = dimension.key_windows
     if key_windows is None:
-        values = frame.get_column(column).cast(pl.String)
+        assert isinstance(source, str)  # partition_sources: expressions on time dimensions only
+        values = frame.get_column(source).cast(pl.String)
         return values.zip_with(values.is_in(list(dimension.keys)).fill_null(False), _nulls(values))
-    kind, expression = temporal_column(frame.schema[column], column, asset)
-    values = frame.select(expression).to_series()
+    if isinstance(source, PartitionExpr):
+        kind, values = source.kind, source.evaluate(frame)
+    else:
+        kind, expression = temporal_column(frame.schema[source], source, asset)
+        values = frame.select(expression).to_series()
     order = sorted(range(len(dimension.keys)), key=lambda i: key_windows[i].start)
     bounds = [window_bounds(key_windows[i], kind) for i in order]
     starts = pl.Series([start for start, _ in bounds]).cast(values.dtype)

@@ -65,10 +65,11 @@ class SQLClient(TableClient[SQLSession]):
         self.ensure_schema(session, write.table)
         target = self.quoted(write.table)
         session.execute(create_table_statement(target, types, write.primary_key))
-        if write.filters:
+        index = partition_index_statement(target, write.filters) if write.filters else None
+        if index is not None:
             # Each partition write deletes its slice: an index on the partition columns
             # keeps that cost flat as partitions accumulate (no full scan per write).
-            session.execute(partition_index_statement(target, write.filters))
+            session.execute(index)
         self.store_schema(session, write.table, write.frame.schema)
         return False
 

@@ -43,6 +43,7 @@ class PostgresClient(SQLClient):
 
     default_schema = "public"
     placeholder = "%s"
+    dialect = "postgres"
 
     def display_name(self, table: TableName) -> str:
         return table.display(self.connection.database)

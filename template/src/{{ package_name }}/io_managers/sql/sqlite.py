@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from ..core.errors import UnsupportedTypeError
+from ..core.expressions import SQLITE_TIMESTAMP_DIGITS
 from ..core.frames import encode_frame_schema
 from ..core.naming import TableName, quote_identifier, validate_identifier
 from ..core.partitions import ColumnFilter, TemporalKind, build_where_clause
@@ -24,8 +25,8 @@ from ..tables.client import (
     SliceRead,
     TableInfo,
     Types,
+    check_filter_columns,
     kind_error,
-    missing_column_error,
 )
 from ..tables.statements import merge_statements
 from .common import SQLClient
@@ -49,6 +50,7 @@ class SQLiteClient(SQLClient):
     """
 
     default_schema = "main"
+    dialect = "sqlite"
 
     def missing_storage(self, asset: str, hint: str) -> str | None:
         path = self.connection.database
@@ -191,15 +193,19 @@ class SQLiteClient(SQLClient):
         params: list[Any] = []
         for column_filter in filters:
             column = column_filter.column
-            if column not in info.column_types:
-                raise missing_column_error(asset, column, list(info.column_types))
-            kind = self.temporal_kind(info, column, asset) if column_filter.windows else None
-            dtype = stored.get(column)
-            digits = _TIME_UNIT_DIGITS[dtype.time_unit] if isinstance(dtype, pl.Datetime) else 6
+            check_filter_columns(column_filter, info, asset)
+            if column_filter.expr is not None:
+                # Expressions give text timestamps with milliseconds (see core.expressions).
+                kind, digits = column_filter.expr.kind, SQLITE_TIMESTAMP_DIGITS
+            else:
+                kind = self.temporal_kind(info, column, asset) if column_filter.windows else None
+                dtype = stored.get(column)
+                digits = _TIME_UNIT_DIGITS[dtype.time_unit] if isinstance(dtype, pl.Datetime) else 6
             clause, values = build_where_clause(
                 [column_filter],
                 temporal_kind=lambda _column, kind=kind: kind or "timestamp",
                 placeholder=lambda _index: "?",
+                dialect=self.dialect,
             )
             clauses.append(clause)
             params.extend(_sqlite_bound(value, digits) for value in values)

@@ -19,6 +19,7 @@ import polars as pl
 from dagster import InputContext, MetadataValue, OutputContext
 
 from ..core.errors import MetadataError
+from ..core.expressions import Dialect
 from ..core.frames import decode_frame_schema
 from ..core.naming import TableName, quote_identifier
 from ..core.partitions import ColumnFilter, TemporalKind, build_where_clause
@@ -118,6 +119,14 @@ def missing_column_error(asset: str, column: str, columns: Sequence[str]) -> Met
     )
 
 
+def check_filter_columns(column_filter: ColumnFilter, info: TableInfo, asset: str) -> None:
+    """Refuse a filter naming a column (or an expression reading one) the table lacks."""
+    if column_filter.expr is not None:
+        column_filter.expr.uses_only(list(info.column_types), asset=asset, where="table")
+    elif column_filter.column not in info.column_types:
+        raise missing_column_error(asset, column_filter.column, list(info.column_types))
+
+
 def kind_error(asset: str, column: str, data_type: str) -> MetadataError:
     return MetadataError(
         f"Asset {asset}: partition_expr column {column!r} has type {data_type}; a time "
@@ -150,6 +159,8 @@ class TableClient(ABC, Generic[S]):
     keeps_table_on_overwrite: bool = True
     #: Placeholder of a bound parameter in statements (``?`` or ``%s``).
     placeholder: str = "?"
+    #: The SQL dialect ``partition_expr`` expressions are rendered in.
+    dialect: Dialect = "duckdb"
 
     # ---------------------------------------------------------------- connections
 
@@ -199,12 +210,12 @@ class TableClient(ABC, Generic[S]):
     ) -> tuple[str, list[Any]]:
         """The WHERE condition of a table slice, with bounds as bound parameters."""
         for column_filter in filters:
-            if column_filter.column not in info.column_types:
-                raise missing_column_error(asset, column_filter.column, list(info.column_types))
+            check_filter_columns(column_filter, info, asset)
         return build_where_clause(
             filters,
             temporal_kind=lambda column: self.temporal_kind(info, column, asset),
             placeholder=lambda _index: self.placeholder,
+            dialect=self.dialect,
         )
 
     # ---------------------------------------------------------------- catalog and DDL

@@ -132,7 +132,16 @@ class TableStore(Generic[S]):
             meta=meta,
         )
         selection = partition_selection(context)
-        filters = table_filters(selection, meta, asset=asset) if selection is not None else ()
+        filters = (
+            table_filters(selection, meta, asset=asset, expressions=True)
+            if selection is not None
+            else ()
+        )
+        for column_filter in filters:
+            if column_filter.expr is not None:
+                column_filter.expr.check_dialect(
+                    self.client.dialect, asset=asset, manager=self.client.manager
+                )
         return meta, table, selection, filters
 
     def _write(self, session: S, write: _Write) -> int:

@@ -26,11 +26,17 @@ def create_table_statement(
     return f"CREATE TABLE {target} ({', '.join(definitions)})"
 
 
-def partition_index_statement(target: str, filters: Sequence[ColumnFilter]) -> str:
-    """An index on the partition columns: each partition write deletes its slice by them."""
+def partition_index_statement(target: str, filters: Sequence[ColumnFilter]) -> str | None:
+    """An index on the partition columns: each partition write deletes its slice by them.
+
+    ``None`` when every filter is an expression (an index on the columns would not serve it).
+    """
     # Named after the table so that it is unique in the schema (PostgreSQL) or file (SQLite).
     name = "partition_idx_" + hashlib.sha256(target.encode()).hexdigest()[:16]
-    columns = ", ".join(quote_identifier(f.column) for f in filters)
+    plain = [f for f in filters if f.expr is None]
+    if not plain:
+        return None
+    columns = ", ".join(quote_identifier(f.column) for f in plain)
     return f"CREATE INDEX {quote_identifier(name)} ON {target} ({columns})"
 
 
