@@ -11,6 +11,7 @@ Writes are atomic: a temp file in the target directory, fsync, then ``os.replace
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,8 +21,10 @@ from pydantic import Field
 
 from .core.config import KnownSettings
 from .core.files import atomic_write
+from .core.storage import StorageAPI, StoredData
 from .files.backend import Log, Source, Writer
 from .files.manager import FileStore
+from .files.storage import file_delete, file_describe, file_exists
 
 T = TypeVar("T")
 
@@ -56,6 +59,13 @@ class LocalBackend:
     def exists(self, path: str) -> bool:
         return self._file(path).is_file()
 
+    def modified(self, path: str) -> dt.datetime | None:
+        try:
+            mtime = self._file(path).stat().st_mtime
+        except FileNotFoundError:
+            return None
+        return dt.datetime.fromtimestamp(mtime, dt.UTC)
+
     def delete(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._file(path).unlink()
@@ -64,7 +74,7 @@ class LocalBackend:
         return self._file(path).resolve().as_uri()
 
 
-class FilesystemIOManager(ConfigurableIOManager, KnownSettings):
+class FilesystemIOManager(StorageAPI, ConfigurableIOManager, KnownSettings):
     """Stores dicts as JSON and polars DataFrames as Parquet under ``base_path``.
 
     One file per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). A run of
@@ -112,3 +122,12 @@ class FilesystemIOManager(ConfigurableIOManager, KnownSettings):
 
     def load_input(self, context: InputContext) -> Any:
         return self._store().load_input(context)
+
+    def _exists(self, context: OutputContext) -> bool:
+        return file_exists(self._store(), context)
+
+    def _delete(self, context: OutputContext) -> None:
+        file_delete(self._store(), context)
+
+    def _describe(self, context: OutputContext) -> StoredData:
+        return file_describe(self._store(), context)

@@ -7,6 +7,7 @@ what a real store returns.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import threading
 from collections.abc import Callable
@@ -15,9 +16,11 @@ from typing import Any, TypeVar
 from dagster import AssetKey, InputContext, IOManager, OutputContext
 
 from .core.payloads import PayloadKind
+from .core.storage import StorageAPI, StoredData
 from .files.backend import Log, Source, Writer
 from .files.codecs import CODECS, decode_bytes
 from .files.manager import FileStore
+from .files.storage import file_delete, file_describe, file_exists
 
 T = TypeVar("T")
 StorageKey = tuple[tuple[str, ...], str | None]
@@ -35,6 +38,7 @@ class MemoryBackend:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.written_at: dict[str, dt.datetime] = {}
         self._lock = threading.Lock()
 
     def put(
@@ -44,6 +48,7 @@ class MemoryBackend:
         write(buffer)  # a failed write stores nothing
         with self._lock:
             self.objects[path] = buffer.getvalue()
+            self.written_at[path] = dt.datetime.now(dt.UTC)
         return None
 
     def get(self, path: str, read: Callable[[Source], T]) -> T | None:
@@ -56,12 +61,16 @@ class MemoryBackend:
     def delete(self, path: str) -> None:
         with self._lock:
             self.objects.pop(path, None)
+            self.written_at.pop(path, None)
+
+    def modified(self, path: str) -> dt.datetime | None:
+        return self.written_at.get(path)
 
     def uri(self, path: str) -> str:
         return f"memory://{path}"
 
 
-class InMemoryIOManager(IOManager):
+class InMemoryIOManager(StorageAPI, IOManager):
     """Stores dicts and polars DataFrames in this process, as the file stores do on disk.
 
     A plain ``IOManager`` (not a configurable one), so the instance you pass to
@@ -116,3 +125,13 @@ class InMemoryIOManager(IOManager):
     def _decode(self, path: str) -> Any:
         kind: PayloadKind = next(k for k, c in CODECS.items() if path.endswith(c.extension))
         return decode_bytes(kind, self.backend.objects[path], asset=path)
+
+    def _exists(self, context: OutputContext) -> bool:
+        return file_exists(self._store, context)
+
+    def _delete(self, context: OutputContext) -> None:
+        file_delete(self._store, context)
+        self._locations = {k: p for k, p in self._locations.items() if p in self.backend.objects}
+
+    def _describe(self, context: OutputContext) -> StoredData:
+        return file_describe(self._store, context)

@@ -1,4 +1,4 @@
-"""The interface of a file store's backend: put, get, exists, delete, uri; nothing else.
+"""The interface of a file store's backend: put, get, exists, modified, delete, uri.
 
 A backend stores opaque bytes under relative paths such as
 ``raw/binance_ohlcv/date=2024-01-02/data.json``; the layout, the codecs and the write modes
@@ -7,6 +7,7 @@ live in :class:`~.manager.FileStore`, written once for every backend.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Protocol, TypeVar
@@ -47,6 +48,9 @@ class FileBackend(Protocol):
             def exists(self, path):
                 return path in self.objects
 
+            def modified(self, path):
+                return None  # no write times kept
+
             def delete(self, path):
                 self.objects.pop(path, None)
 
@@ -66,6 +70,10 @@ class FileBackend(Protocol):
 
     def exists(self, path: str) -> bool:
         """Whether something is stored at ``path``."""
+        ...
+
+    def modified(self, path: str) -> dt.datetime | None:
+        """When ``path`` was last written (UTC); ``None`` if nothing is stored there."""
         ...
 
     def delete(self, path: str) -> None:

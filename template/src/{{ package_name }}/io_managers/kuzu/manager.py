@@ -24,11 +24,13 @@ from ..core.errors import MetadataError, MissingDataError
 from ..core.frames import restore_dtypes, select_columns
 from ..core.output_metadata import build_output_metadata
 from ..core.payloads import ensure_loadable, ensure_supported
+from ..core.storage import StorageAPI, StoredData
 from .catalog import StoredTable, check_kind, definition_mismatch, stored_table
 from .connection import connect, lock_timeout_field, run_query
 from .cypher import expression, match, quote, where
 from .days import rows_by_partition
 from .engine import GraphConnection
+from .storage import graph_delete, graph_describe, graph_exists
 from .swap import connect_to_copy, publish_snapshot
 from .target import (
     COMPOSITE_KEY_COLUMN,
@@ -49,7 +51,7 @@ _DICT_FIX = (
 )
 
 
-class KuzuDBIOManager(ConfigurableIOManager, KnownSettings):
+class KuzuDBIOManager(StorageAPI, ConfigurableIOManager, KnownSettings):
     """Stores polars DataFrames as node or relationship tables of a Kuzu database file.
 
     Node tables: label from metadata ``table`` (else the last part of the asset key), key from
@@ -198,6 +200,22 @@ class KuzuDBIOManager(ConfigurableIOManager, KnownSettings):
                 written_order + [c for c in frame.columns if c not in written_order]
             )
         return restore_dtypes(frame, written)
+
+    # ---------------------------------------------------------------- storage API
+
+    def _exists(self, context: OutputContext) -> bool:
+        return graph_exists(self.db_path, self.lock_timeout_seconds, context)
+
+    def _delete(self, context: OutputContext) -> None:
+        graph_delete(
+            self.db_path,
+            self.lock_timeout_seconds,
+            context,
+            replace_atomically=self.replace_atomically,
+        )
+
+    def _describe(self, context: OutputContext) -> StoredData:
+        return graph_describe(self.db_path, self.lock_timeout_seconds, context)
 
 
 def _read(

@@ -6,6 +6,7 @@ completes: readers see the old or the new object, never a part.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import tempfile
 from collections.abc import Callable
@@ -200,6 +201,17 @@ class S3Backend:
             "read", key, lambda s3: s3.head_object(Bucket=bucket, Key=key), missing_ok=True
         )
         return found is not MISSING
+
+    def modified(self, path: str) -> dt.datetime | None:
+        """The object's LastModified (UTC); ``None`` if it does not exist."""
+        key, bucket = self.key(path), self.client.settings.bucket
+        found = self.client.call(
+            "read", key, lambda s3: s3.head_object(Bucket=bucket, Key=key), missing_ok=True
+        )
+        if not isinstance(found, dict):
+            return None
+        modified = found.get("LastModified")
+        return modified.astimezone(dt.UTC) if isinstance(modified, dt.datetime) else None
 
     def delete(self, path: str) -> None:
         key, bucket = self.key(path), self.client.settings.bucket

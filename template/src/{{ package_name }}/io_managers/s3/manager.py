@@ -19,12 +19,14 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field, PrivateAttr
 
 from ..core.config import KnownSettings
+from ..core.storage import StorageAPI, StoredData
 from ..files.manager import FileStore
+from ..files.storage import file_delete, file_describe, file_exists
 from .backend import S3Backend
 from .client import S3Client, S3Settings
 
 
-class S3IOManager(ConfigurableIOManager, KnownSettings):
+class S3IOManager(StorageAPI, ConfigurableIOManager, KnownSettings):
     """Stores dicts as JSON and polars DataFrames as Parquet objects in ``bucket``.
 
     One object per asset, or per partition (``<key>/date=YYYY-MM-DD/data.parquet``). A run of
@@ -156,3 +158,12 @@ class S3IOManager(ConfigurableIOManager, KnownSettings):
 
     def load_input(self, context: InputContext) -> Any:
         return self._store(context).load_input(context)
+
+    def _exists(self, context: OutputContext) -> bool:
+        return file_exists(self._store(context), context)
+
+    def _delete(self, context: OutputContext) -> None:
+        file_delete(self._store(context), context)
+
+    def _describe(self, context: OutputContext) -> StoredData:
+        return file_describe(self._store(context), context)

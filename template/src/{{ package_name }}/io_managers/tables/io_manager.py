@@ -9,12 +9,17 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pydantic import Field
 
 from ..core.config import KnownSettings
+from ..core.storage import StorageAPI, StoredData
 from .client import SchemaEvolution, TableClient
 from .manager import TableStore
+from .storage import table_delete, table_describe, table_exists
 
 
-class TableIOManager(ConfigurableIOManager, KnownSettings):
+class TableIOManager(StorageAPI, ConfigurableIOManager, KnownSettings):
     """An IO manager over :class:`~.manager.TableStore`; subclasses build the client.
+
+    The storage API (``exists``, ``delete``, ``describe``: :class:`~..core.storage.StorageAPI`)
+    works on the table, or on a partition's slice of it.
 
     Example::
 
@@ -50,3 +55,12 @@ class TableIOManager(ConfigurableIOManager, KnownSettings):
 
     def load_input(self, context: InputContext) -> pl.DataFrame:
         return self._store().load_input(context)
+
+    def _exists(self, context: OutputContext) -> bool:
+        return table_exists(self._store(), context)
+
+    def _delete(self, context: OutputContext) -> None:
+        table_delete(self._store(), context)
+
+    def _describe(self, context: OutputContext) -> StoredData:
+        return table_describe(self._store(), context)
