@@ -63,7 +63,7 @@ _REFUSAL_MESSAGES = (
     "is not permitted to log in",
     "no password supplied",
 )
-_NO_PASSWORD = "no password supplied"
+_NO_PASSWORD = "no password supplied"  # pragma: allowlist secret (libpq message)
 # Backoff between attempts to reach PostgreSQL: 0.5 s, 1 s, 2 s ... at most 5 s, plus jitter.
 RETRY_INITIAL_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
