@@ -228,7 +228,7 @@ def test_env_file_unpins_the_replay_mode_that_old_versions_published(
     sync_env_file = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sync_env_file)
     env = tmp_path / ".env"
-    env.write_text("EXCHANGE_MODE=replay\nDATA_DIR=/srv/data\n")
+    env.write_text("EXCHANGE_MODE=replay\nDATA_DIR=/srv/data\n")  # pragma: allowlist secret
     assert sync_env_file.unpin_default_switches(tmp_path) == ["EXCHANGE_MODE"]
     assert env.read_text() == "# EXCHANGE_MODE=replay\nDATA_DIR=/srv/data\n"
     env.write_text("EXCHANGE_MODE=live\n")
