@@ -22,6 +22,7 @@ from typing import Any
 import dagster as dg
 
 from ..automation import EXTRACT_CONDITION
+from ..catalog import OWNERS, layer_tags
 from ..partitions import daily_backfill_policy, daily_partitions
 from ..resources import ExchangeResource
 from ..retry import EXTRACT_RETRY_POLICY
@@ -97,6 +98,8 @@ def build_extract_assets(
         io_manager_key="extract_io_manager",
         group_name=EXTRACT_GROUP,
         kinds={"ccxt", "python"},
+        owners=OWNERS,
+        tags=layer_tags(EXTRACT_GROUP, exchange=exchange_id),
         retry_policy=retry_policy,
         backfill_policy=daily_backfill_policy(),
         automation_condition=EXTRACT_CONDITION,
@@ -157,6 +160,8 @@ def build_extract_assets(
         io_manager_key="extract_io_manager",
         group_name=EXTRACT_GROUP,
         kinds={"ccxt", "python"},
+        owners=OWNERS,
+        tags=layer_tags(EXTRACT_GROUP, exchange=exchange_id),
         retry_policy=retry_policy,
         backfill_policy=daily_backfill_policy(),
         automation_condition=EXTRACT_CONDITION,

@@ -26,6 +26,7 @@ import dagster as dg
 import polars as pl
 
 from ..automation import DOWNSTREAM_CONDITION
+from ..catalog import OWNERS, layer_tags
 from ..partitions import daily_backfill_policy, daily_partitions
 from ..retry import STORAGE_RETRY_POLICY
 from ..settings import EXCHANGES, SYMBOLS
@@ -381,6 +382,8 @@ def build_graph_assets(
                 metadata=table.metadata,
                 description=table.description,
                 kinds={"kuzu", "polars"},
+                owners=OWNERS,
+                tags=layer_tags(GRAPH_GROUP),
                 automation_condition=DOWNSTREAM_CONDITION,
                 # A run yields the selected tables only (can_subset below).
                 is_required=False,

@@ -13,10 +13,12 @@ import dagster as dg
 import polars as pl
 
 from ..automation import DOWNSTREAM_CONDITION, TRANSFORM_FRESHNESS_POLICY
+from ..catalog import OWNERS, layer_tags
+from ..charts import chart_metadata, trend_metadata
 from ..checks import OHLCV_CHECK_SPECS, run_ohlcv_checks
 from ..partitions import daily_backfill_policy, daily_partitions
 from ..retry import STORAGE_RETRY_POLICY
-from ..schemas import CANDLE_KEY, FEATURES_SCHEMA, OHLCV_SCHEMA
+from ..schemas import CANDLE_KEY, FEATURES_SCHEMA, OHLCV_SCHEMA, timeframe_duration
 from ..settings import EXCHANGES, SYMBOLS, TIMEFRAME
 from .extract import ohlcv_asset_key
 
@@ -35,6 +37,31 @@ TABLE_METADATA = {"partition_expr": "ts", "primary_key": CANDLE_KEY}
 # Concurrency pool of the transform layer's writers: embedded warehouses (DuckDB) take one
 # writer process at a time; the instance's dagster.yaml sets the pool limits.
 WAREHOUSE_POOL = "warehouse_writer"
+
+
+# Which columns of market/ohlcv each features column is computed from (the UI's column lineage).
+OHLCV_KEY = dg.AssetKey([MARKET_PREFIX, "ohlcv"])
+
+
+def _from_ohlcv(*columns: str) -> list[dg.TableColumnDep]:
+    return [dg.TableColumnDep(asset_key=OHLCV_KEY, column_name=column) for column in columns]
+
+
+_SERIES = ("exchange", "symbol", "ts")
+FEATURES_COLUMN_LINEAGE = dg.TableColumnLineage(
+    deps_by_column={
+        "exchange": _from_ohlcv("exchange"),
+        "symbol": _from_ohlcv("symbol"),
+        "timeframe": _from_ohlcv("timeframe"),
+        "ts": _from_ohlcv("ts"),
+        "close": _from_ohlcv("close"),
+        "volume": _from_ohlcv("volume"),
+        "simple_return": _from_ohlcv(*_SERIES, "close"),
+        "log_return": _from_ohlcv(*_SERIES, "close"),
+        "vwap": _from_ohlcv(*_SERIES, "high", "low", "close", "volume"),
+        "rolling_volatility": _from_ohlcv(*_SERIES, "close"),
+    }
+)
 
 
 def normalize_ohlcv(
@@ -119,6 +146,8 @@ def compute_features(
     io_manager_key="transform_io_manager",
     group_name=TRANSFORM_GROUP,
     kinds={"polars"},
+    owners=OWNERS,
+    tags=layer_tags(TRANSFORM_GROUP),
     metadata=TABLE_METADATA,
     pool=WAREHOUSE_POOL,
     retry_policy=STORAGE_RETRY_POLICY,
@@ -148,16 +177,45 @@ def ohlcv(
     io_manager_key="transform_io_manager",
     group_name=TRANSFORM_GROUP,
     kinds={"polars"},
+    owners=OWNERS,
+    tags=layer_tags(TRANSFORM_GROUP),
     metadata=TABLE_METADATA,
     pool=WAREHOUSE_POOL,
     retry_policy=STORAGE_RETRY_POLICY,
     backfill_policy=daily_backfill_policy(),
     automation_condition=DOWNSTREAM_CONDITION,
     freshness_policy=TRANSFORM_FRESHNESS_POLICY,
-    description="Per-symbol returns, log returns, session VWAP and rolling volatility.",
+    description=(
+        "Per-symbol returns, log returns, session VWAP and rolling volatility. Each day's "
+        "materialization shows a chart per symbol and the day's return, volatility and "
+        "candle counts (the Plots tab draws them across days)."
+    ),
 )
-def ohlcv_features(ohlcv: pl.DataFrame) -> pl.DataFrame:
-    return compute_features(ohlcv)
+def ohlcv_features(
+    context: dg.AssetExecutionContext, ohlcv: pl.DataFrame
+) -> dg.Output[pl.DataFrame]:
+    features = compute_features(ohlcv)
+    window, days = context.partition_time_window, context.partition_keys
+    metadata: dict[str, Any] = {
+        "dagster/column_lineage": FEATURES_COLUMN_LINEAGE,
+        **trend_metadata(ohlcv, expected_candles(window.start, window.end)),
+    }
+    # Charts of a single day only: a range run would copy them to every day it covers.
+    if len(days) == 1:
+        metadata |= chart_metadata(features, SYMBOLS, window.start, f"{days[0]} ({TIMEFRAME})")
+    return dg.Output(features, metadata=metadata)
+
+
+def expected_candles(
+    window_start: datetime,
+    window_end: datetime,
+    exchanges: Sequence[str] = EXCHANGES,
+    symbols: Sequence[str] = SYMBOLS,
+    timeframe: str = TIMEFRAME,
+) -> int:
+    """Candles a complete window has: one per timeframe step, exchange and symbol."""
+    steps = (window_end - window_start) // timeframe_duration(timeframe)
+    return steps * len(exchanges) * len(symbols)
 
 
 transform_assets: list[dg.AssetsDefinition] = [ohlcv, ohlcv_features]

@@ -11,6 +11,7 @@ import dagster as dg
 
 from ..assets import extract_assets, graph_assets, transform_assets
 from ..automation import automation_sensor
+from ..catalog import with_code_references
 from ..jobs import daily_market_data_job
 from ..schedules import daily_market_data_schedule
 
@@ -36,7 +37,8 @@ def build_definitions(resources: Mapping[str, Any]) -> dg.Definitions:
     if missing:
         raise ValueError(f"An environment must bind the resource keys {missing}.")
     return dg.Definitions(
-        assets=[*extract_assets, *transform_assets, *graph_assets],
+        # Every asset links to its source code (on the git remote when there is one).
+        assets=with_code_references([*extract_assets, *transform_assets, *graph_assets]),
         jobs=[daily_market_data_job],
         schedules=[daily_market_data_schedule],
         sensors=[automation_sensor],
