@@ -10,7 +10,7 @@ BENCH_ROWS ?= 1000000
 BENCH_REPEATS ?= 5
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 
-.PHONY: bootstrap demo test lint bench dev-render clean
+.PHONY: bootstrap demo test lint bench screenshots dev-render clean
 
 bootstrap:  ## install uv (if missing) and the template's own tooling
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.13,<0.14"
@@ -29,6 +29,9 @@ lint: bootstrap  ## ruff on the template's own Python (tests, hooks, benchmarks)
 
 bench: bootstrap  ## IO managers against their peers: writes benchmarks/results.json, docs/performance.md
 	$(UV) run python -m benchmarks.run --rows $(BENCH_ROWS) --repeats $(BENCH_REPEATS)
+
+screenshots: bootstrap  ## the UI test in headless Chromium; copies its screenshots into docs/images/ and template/docs/images/
+	UPDATE_SCREENSHOTS=1 $(UV) run pytest -p no:xdist tests/test_ui_charts.py
 
 dev-render: bootstrap  ## render the working tree with defaults into DEST (keeps DEST/.venv)
 	@test -n "$(DEST)" || (echo "usage: make dev-render DEST=/tmp/render" && exit 2)
