@@ -47,7 +47,7 @@ def price_chart_png(
     price, volume = figure.subplots(
         2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.08}
     )
-    bar_width = _candle_hours(rows) * 0.8 / max(len(exchanges), 1)
+    candle_hours = _candle_hours(rows)
     for position, exchange in enumerate(exchanges):
         series = rows.filter(pl.col("exchange") == exchange)
         hours = ((series["ts"] - window_start).dt.total_seconds() / 3600).to_list()
@@ -61,14 +61,24 @@ def price_chart_png(
             linestyle="--",
             label=f"{exchange} VWAP",
         )
-        offsets = [hour + position * bar_width for hour in hours]
-        volume.bar(offsets, series["volume"].to_list(), width=bar_width, color=color, align="edge")
+        # One filled step outline per exchange: as cheap for 1,440 candles as for 24 bars.
+        volumes = series["volume"].to_list()
+        if hours:
+            volume.fill_between(
+                [*hours, hours[-1] + candle_hours],
+                [*volumes, volumes[-1]],
+                step="post",
+                color=color,
+                alpha=0.45,
+                linewidth=0,
+            )
     price.set_title(title, fontsize=11)
     price.set_ylabel("price")
     price.grid(alpha=0.3)
     if exchanges:
         price.legend(loc="best", fontsize=8, ncols=2, frameon=False)
     volume.set_ylabel("volume")
+    volume.set_ylim(bottom=0)
     volume.set_xlabel("hour (UTC)")
     volume.grid(alpha=0.3)
     figure.subplots_adjust(left=0.1, right=0.98, top=0.92, bottom=0.12)
