@@ -200,6 +200,17 @@ def snapshot_properties(context: Context) -> dict[str, str]:
     return properties
 
 
+def ensure_namespace(catalog: SqlCatalog, namespace: str) -> None:
+    """Create the namespace unless it exists (a concurrent writer may create it meanwhile)."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except IntegrityError:
+        if not catalog.namespace_exists(namespace):
+            raise
+
+
 class IcebergClient(TableClient[IcebergSession]):
     """Iceberg tables in a SQL catalog behind the table-store interface.
 
@@ -329,7 +340,7 @@ class IcebergClient(TableClient[IcebergSession]):
                 "first (e.g. catalog.create_table((namespace, name), schema=...) with pyiceberg), "
                 "or set infer_schema_from_data=True to create it from the first frame."
             )
-        session.catalog.create_namespace_if_not_exists(table.schema)
+        ensure_namespace(session.catalog, table.schema)
         pending = session.catalog.create_table_transaction(
             (table.schema, table.table),
             schema=arrow.schema,
@@ -409,10 +420,14 @@ class IcebergClient(TableClient[IcebergSession]):
     def upsert(
         self, session: IcebergSession, write: FrameWrite, types: Types, info: TableInfo
     ) -> None:
+        from pyiceberg.table.upsert_util import create_match_filter
+
+        # Every stored row of a key the frame holds is replaced (as on the other table stores),
+        # in the write's one commit: delete them, then append the frame.
         arrow = session.arrow(write.frame)
-        session.transaction(write.table).upsert(
-            arrow, join_cols=list(write.primary_key), snapshot_properties=session.properties
-        )
+        matches = create_match_filter(arrow, list(write.primary_key))
+        self.delete_slice(session, write.table, "rows with the frame's keys", [matches])
+        self.insert(session, write.table, write.frame)
 
     def count(
         self, session: IcebergSession, table: TableName, where: str, params: list[Any]

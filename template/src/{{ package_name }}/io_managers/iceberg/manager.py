@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
     from sqlalchemy import URL
 
+CATALOG_INIT_ATTEMPTS = 5
 #: Input metadata keys of a load as of a snapshot or a time, and of an extra row filter.
 SNAPSHOT_ID_KEY = "snapshot_id"
 AS_OF_KEY = "as_of"
@@ -168,16 +169,26 @@ class IcebergIOManager(TableIOManager):
         """The SQL catalog (one per manager instance; its tables are made on first use)."""
         if self._catalog is None:
             from pyiceberg.catalog.sql import SqlCatalog
+            from sqlalchemy.exc import OperationalError
 
             url = self._url()
             if url.drivername.startswith("sqlite") and url.database:
                 Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            self._catalog = SqlCatalog(
-                self.catalog_name,
-                uri=url.render_as_string(hide_password=False),
-                warehouse=self._warehouse_uri(),
+            properties = {
+                "uri": url.render_as_string(hide_password=False),
+                "warehouse": self._warehouse_uri(),
                 **self._file_io_properties(),
-            )
+            }
+            for attempt in range(CATALOG_INIT_ATTEMPTS):
+                try:
+                    self._catalog = SqlCatalog(self.catalog_name, **properties)
+                    break
+                except OperationalError as error:
+                    # Processes opening a new catalog at once race to create its tables; the
+                    # loser finds them on the next attempt.
+                    if "already exists" not in str(error) or attempt + 1 == CATALOG_INIT_ATTEMPTS:
+                        raise
+        assert self._catalog is not None
         return self._catalog
 
     def teardown_after_execution(self, context: Any) -> None:
