@@ -1,9 +1,10 @@
 """polars frames as Arrow tables Iceberg stores, and the dtypes and values it refuses.
 
-Iceberg has no 8/16-bit or unsigned integers, no dictionary (categorical) type and no durations;
-its times and timestamps have microsecond precision. The frame is widened where nothing is lost
-(Int8 -> int, Categorical -> string, ...) and the written polars schema, kept in a table
-property, restores the dtypes on load; what cannot be stored exactly is refused before writing.
+Iceberg has no 8/16-bit or unsigned integers, no dictionary (categorical) type and no
+durations; its times and timestamps have microsecond precision. The frame is widened where
+nothing is lost (Int8 -> int, UInt64 -> decimal(20, 0), Categorical -> string, ...) and the
+written polars schema, kept in a table property, restores the dtypes on load; what cannot be
+stored exactly is refused before writing.
 
 Example::
 
@@ -30,7 +31,6 @@ REFUSED_DTYPES = RefusedDtypes(
         pl.Duration: "cast it to Int64 (e.g. pl.col(...).dt.total_microseconds())",
         pl.Int128: "cast it to Int64, or to pl.Decimal(38, 0)",
         pl.UInt128: "cast it to pl.Decimal(38, 0)",
-        pl.UInt64: "cast it to Int64, or to pl.Decimal(20, 0)",
         pl.Float16: "cast it to Float32",
         pl.Object: "convert it to a column of a storable dtype",
     },
@@ -43,6 +43,7 @@ REFUSED_DTYPES = RefusedDtypes(
         pl.UInt8: "cast the nested values to Int32",
         pl.UInt16: "cast the nested values to Int32",
         pl.UInt32: "cast the nested values to Int64",
+        pl.UInt64: "cast the nested values to pl.Decimal(20, 0)",
         pl.Time: "cast the nested values to String, or move them to a top-level column",
         pl.Null: "cast the nested values to a concrete dtype",
     },
@@ -53,6 +54,7 @@ REFUSED_DTYPES = RefusedDtypes(
 _WIDEN: tuple[tuple[tuple[type[pl.DataType], ...], pl.DataType], ...] = (
     ((pl.Int8, pl.Int16, pl.UInt8, pl.UInt16), pl.Int32()),
     ((pl.UInt32,), pl.Int64()),
+    ((pl.UInt64,), pl.Decimal(20, 0)),
     ((pl.Categorical, pl.Enum, pl.Null), pl.String()),
 )
 
@@ -76,17 +78,22 @@ def check_values(frame: pl.DataFrame, asset: str) -> None:
 
 
 def iceberg_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with every top-level column in a dtype Iceberg stores."""
-    casts: dict[str, pl.DataType] = {}
+    """``frame`` with every top-level column in a dtype Iceberg stores.
+
+    Timezone-aware datetimes become UTC (Iceberg's timestamptz keeps instants, not zones).
+    """
+    columns: list[pl.Expr] = []
     for name, dtype in frame.schema.items():
+        column = pl.col(name)
         for sources, target in _WIDEN:
             if isinstance(dtype, sources):
-                casts[name] = target
-        if isinstance(dtype, pl.Datetime) and dtype.time_unit != "us":
-            casts[name] = pl.Datetime("us", dtype.time_zone)
-    if not casts:
-        return frame
-    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in casts.items())
+                columns.append(column.cast(target))
+        if isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is not None and dtype.time_zone != "UTC":
+                column = column.dt.convert_time_zone("UTC")
+            if dtype.time_unit != "us" or dtype.time_zone not in (None, "UTC"):
+                columns.append(column.dt.cast_time_unit("us"))
+    return frame.with_columns(columns) if columns else frame
 
 
 def iceberg_arrow(frame: pl.DataFrame) -> pa.Table:
