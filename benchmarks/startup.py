@@ -10,7 +10,18 @@ import time
 from typing import Any
 
 # Libraries the code location should import only where they are used.
-HEAVY_MODULES = ("ccxt", "boto3", "botocore", "kuzu", "psycopg", "duckdb", "sqlalchemy", "pandas")
+HEAVY_MODULES = (
+    "ccxt",
+    "boto3",
+    "botocore",
+    "kuzu",
+    "psycopg",
+    "duckdb",
+    "sqlalchemy",
+    "pandas",
+    "pyiceberg",
+    "opentelemetry",
+)
 
 
 def _seconds(code: str) -> float:

@@ -73,9 +73,11 @@ class IcebergIOManager(TableIOManager):
     """
 
     catalog_uri: str = Field(
+        # Out of repr: a URI may carry a password; messages and metadata show it masked.
+        repr=False,
         description="SQLAlchemy URL of the catalog database: 'sqlite:///data/iceberg/catalog.db' "
         "(a file, made on first use) or 'postgresql+psycopg://user@host:5432/db' (tables "
-        "iceberg_tables and iceberg_namespace_properties are created in it)."
+        "iceberg_tables and iceberg_namespace_properties are created in it).",
     )
     catalog_password: str | None = Field(
         default=None,
