@@ -411,11 +411,9 @@ class IcebergClient(TableClient[IcebergSession]):
             session.transaction(table).delete(params[0], snapshot_properties=session.properties)
 
     def insert(self, session: IcebergSession, table: TableName, frame: pl.DataFrame) -> None:
+        # pyiceberg matches the frame's columns to the table's by name, in any order.
         arrow = session.arrow(frame)
-        pending = session.transaction(table)
-        order = [f.name for f in pending.table_metadata.schema().fields]
-        arrow = arrow.select([name for name in order if name in arrow.column_names])
-        pending.append(arrow, snapshot_properties=session.properties)
+        session.transaction(table).append(arrow, snapshot_properties=session.properties)
 
     def upsert(
         self, session: IcebergSession, write: FrameWrite, types: Types, info: TableInfo
