@@ -162,6 +162,18 @@ def targets(results: dict[str, Any]) -> list[Target]:
             )
         )
 
+    iceberg = sections.get("iceberg")
+    ours, raw = _ours(iceberg), _named(iceberg, "raw pyiceberg")
+    if ours and raw:
+        ratio = _divide(ours["total_s"], raw["total_s"])
+        found.append(
+            Target(
+                "Iceberg write+read within 1.3x of raw pyiceberg",
+                f"ours/raw {_ratio(ratio)}",
+                None if ratio is None else ratio <= 1.3,
+            )
+        )
+
     scaling = results.get("scaling")
     if scaling:
         for name, ratio in scaling["ratios_365_over_1"].items():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .common import Contender
 from .config import Inputs, Setup
 from .graph import kuzu_contenders
+from .iceberg import iceberg_contenders
 from .objects import filesystem_contenders, s3_dict_contenders, s3_frame_contenders
 from .tables import duckdb_contenders, postgres_contenders
 
@@ -27,4 +28,7 @@ SECTIONS: dict[str, Section] = {
     "s3_dicts": Section("S3 (SeaweedFS), raw dict payloads", s3_dict_contenders, "dict", "s3"),
     "postgres": Section("PostgreSQL", postgres_contenders, "frame", "postgres"),
     "kuzu": Section("Kuzu", kuzu_contenders, "frame"),
+    "iceberg": Section(
+        "Iceberg (SQLite catalog, local files)", iceberg_contenders, "frame", "postgres"
+    ),
 }

@@ -21,6 +21,8 @@ HEAVY_MODULES = (
     "pandas",
     "matplotlib",
     "PIL",
+    "pyiceberg",
+    "opentelemetry",
 )
 
 

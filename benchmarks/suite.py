@@ -50,6 +50,7 @@ VERSIONED = (
     "psycopg",
     "boto3",
     "sqlalchemy",
+    "pyiceberg",
     "dagster-duckdb-polars",
     "dagster-duckdb",
     "dagster-polars",

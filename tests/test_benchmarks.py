@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import TEMPLATE_ROOT, installed_render, uv_environment
 
-SECTIONS = {"duckdb", "filesystem", "s3_frames", "s3_dicts", "postgres", "kuzu"}
+SECTIONS = {"duckdb", "filesystem", "s3_frames", "s3_dicts", "postgres", "kuzu", "iceberg"}
 
 
 @pytest.mark.xdist_group("bench")
@@ -69,6 +69,7 @@ def test_benchmark_suite_runs_on_a_small_frame(
         "raw COPY",
         "1.2x of raw polars",
         "Kuzu write within 1.5x of a raw COPY",
+        "Iceberg write+read within 1.3x of raw pyiceberg",
     ):
         assert target in markdown
     assert "CREATE per row" in markdown and "365 existing" in markdown

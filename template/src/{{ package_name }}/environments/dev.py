@@ -7,7 +7,9 @@ data/graph.kuzu and its read-only copy for Kuzu Explorer in data/explorer/graph.
 Assets that name no IO manager key (Dagster's default `io_manager`) go to the same file store
 as the raw layer: data/<asset key>.json or .parquet. Raw JSON is indented here, for reading
 while debugging (JSON_INDENT below; None writes one line).
-Set EXCHANGE_MODE=live to pull real data from the exchanges.
+Set EXCHANGE_MODE=live to pull real data from the exchanges, and TRANSFORM_STORE=iceberg to
+keep the transform layer as Iceberg tables (catalog data/iceberg/catalog.db, files in
+data/iceberg/) instead of DuckDB.
 """
 
 import os
@@ -16,17 +18,36 @@ from typing import Any
 
 import dagster as dg
 
-from ..io_managers import DuckDBIOManager, FilesystemIOManager, KuzuDBIOManager
+from ..io_managers import (
+    DuckDBIOManager,
+    FilesystemIOManager,
+    IcebergIOManager,
+    KuzuDBIOManager,
+)
 from ..resources import ExchangeResource
 from ..resources.graph import GraphQueryResource
 from . import build_definitions
+from .shared import chosen_transform_store
+
+#: TRANSFORM_STORE in dev: DuckDB (default) or Iceberg tables on local files.
+DEV_TRANSFORM_STORES = ("duckdb", "iceberg")
 
 # Indentation of the JSON files (dict payloads) the file store writes in dev; loads are the same.
 JSON_INDENT = 2
 
 
+def dev_transform_store(data_dir: Path, store: str | None = None) -> Any:
+    """The dev transform layer: ``store`` or TRANSFORM_STORE (duckdb, the default, or iceberg)."""
+    if chosen_transform_store(DEV_TRANSFORM_STORES, store) == "iceberg":
+        lake = data_dir / "iceberg"
+        return IcebergIOManager(catalog_uri=f"sqlite:///{lake / 'catalog.db'}", warehouse=str(lake))
+    return DuckDBIOManager(db_path=str(data_dir / "crypto.duckdb"))
+
+
 def dev_resources(
-    data_dir: str | Path | None = None, exchange_mode: str | None = None
+    data_dir: str | Path | None = None,
+    exchange_mode: str | None = None,
+    transform_store: str | None = None,
 ) -> dict[str, Any]:
     data_dir = Path(data_dir or os.environ.get("DATA_DIR", "data"))
     files = FilesystemIOManager(base_path=str(data_dir), json_indent=JSON_INDENT)
@@ -36,7 +57,7 @@ def dev_resources(
         ),
         "io_manager": files,
         "extract_io_manager": files,
-        "transform_io_manager": DuckDBIOManager(db_path=str(data_dir / "crypto.duckdb")),
+        "transform_io_manager": dev_transform_store(data_dir, transform_store),
         # Explorer opens the snapshot, never graph.kuzu itself, so it cannot block a run.
         "graph_io_manager": KuzuDBIOManager(
             db_path=str(data_dir / "graph.kuzu"),

@@ -5,10 +5,11 @@ stays loadable (and editable) on its own.
 """
 
 import os
+from urllib.parse import quote
 
 import dagster as dg
 
-from ..io_managers import SQLIOManager
+from ..io_managers import IcebergIOManager, SQLIOManager
 from ..io_managers.core.naming import IDENTIFIER_PATTERN, IDENTIFIER_RULE
 from ..resources import ExchangeResource
 
@@ -46,6 +47,78 @@ def postgres_warehouse() -> SQLIOManager:
         password=dg.EnvVar("POSTGRES_PASSWORD"),
         schema=warehouse_schema(),
     )
+
+
+#: TRANSFORM_STORE: the store of the transform layer in staging and prod (the first is default).
+DEPLOYED_TRANSFORM_STORES = ("postgres", "iceberg")
+#: Where Iceberg's data and metadata files go when ICEBERG_WAREHOUSE is unset: the bucket.
+ICEBERG_PREFIX = "iceberg"
+
+
+def chosen_transform_store(choices: tuple[str, ...], given: str | None = None) -> str:
+    """``given``, else TRANSFORM_STORE: one of ``choices`` (unset or empty: the first), read
+    when the Definitions load, so a wrong name fails `dg check defs`."""
+    store = (given or os.environ.get("TRANSFORM_STORE", "")).strip().lower() or choices[0]
+    if store not in choices:
+        raise ValueError(
+            f"TRANSFORM_STORE={store!r} is not a store of this environment; choose one of "
+            f"{', '.join(choices)} (unset: {choices[0]})."
+        )
+    return store
+
+
+def postgres_catalog_uri() -> str:
+    """The SQLAlchemy URL of the warehouse's PostgreSQL (POSTGRES_*, no password), for an
+    Iceberg catalog; POSTGRES_HOST may be a Unix socket directory."""
+    host = os.environ.get("POSTGRES_HOST", "localhost")
+    port = os.environ.get("POSTGRES_PORT", "5432")
+    user = quote(os.environ.get("POSTGRES_USER", ""), safe="")
+    database = quote(os.environ.get("POSTGRES_DB", ""), safe="")
+    credentials = f"{user}@" if user else ""
+    if host.startswith("/"):
+        return (
+            f"postgresql+psycopg://{credentials}/{database}"
+            f"?host={quote(host, safe='')}&port={quote(port, safe='')}"
+        )
+    return f"postgresql+psycopg://{credentials}{host}:{port}/{database}"
+
+
+def iceberg_lake(*, s3_endpoint: bool) -> IcebergIOManager:
+    """The transform layer as Iceberg tables (TRANSFORM_STORE=iceberg): the catalog in the
+    warehouse's PostgreSQL, the files in ICEBERG_WAREHOUSE (default s3://$S3_BUCKET/iceberg).
+
+    ``s3_endpoint``: staging's MinIO endpoint and keys (S3_*); prod uses AWS and its default
+    credential chain.
+    """
+    warehouse = os.environ.get("ICEBERG_WAREHOUSE", "").strip()
+    if not warehouse:
+        warehouse = f"s3://{os.environ.get('S3_BUCKET', '')}/{ICEBERG_PREFIX}"
+    catalog_uri, password = postgres_catalog_uri(), dg.EnvVar("POSTGRES_PASSWORD")
+    if s3_endpoint:
+        return IcebergIOManager(
+            catalog_uri=catalog_uri,
+            catalog_password=password,
+            warehouse=warehouse,
+            endpoint_url=dg.EnvVar("S3_ENDPOINT_URL"),
+            access_key=dg.EnvVar("S3_ACCESS_KEY"),
+            secret_key=dg.EnvVar("S3_SECRET_KEY"),
+            region=dg.EnvVar("S3_REGION"),
+            schema=warehouse_schema(),
+        )
+    return IcebergIOManager(
+        catalog_uri=catalog_uri,
+        catalog_password=password,
+        warehouse=warehouse,
+        region=dg.EnvVar("S3_REGION"),
+        schema=warehouse_schema(),
+    )
+
+
+def deployed_transform_store(*, s3_endpoint: bool) -> SQLIOManager | IcebergIOManager:
+    """The transform layer of staging and prod: PostgreSQL tables (default), or Iceberg."""
+    if chosen_transform_store(DEPLOYED_TRANSFORM_STORES) == "iceberg":
+        return iceberg_lake(s3_endpoint=s3_endpoint)
+    return postgres_warehouse()
 
 
 def deployed_exchange() -> ExchangeResource:

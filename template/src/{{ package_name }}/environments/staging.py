@@ -9,7 +9,7 @@ import dagster as dg
 from ..io_managers import KuzuDBIOManager, S3IOManager
 from ..resources.graph import GraphQueryResource
 from . import build_definitions
-from .shared import deployed_exchange, postgres_warehouse
+from .shared import deployed_exchange, deployed_transform_store
 
 
 def staging_resources() -> dict[str, object]:
@@ -25,7 +25,8 @@ def staging_resources() -> dict[str, object]:
         # Assets that name no IO manager key go to the bucket too (never pickled on a pod).
         "io_manager": objects,
         "extract_io_manager": objects,
-        "transform_io_manager": postgres_warehouse(),
+        # PostgreSQL tables, or Iceberg on S3 with TRANSFORM_STORE=iceberg (.env.example).
+        "transform_io_manager": deployed_transform_store(s3_endpoint=True),
         "graph_io_manager": KuzuDBIOManager(db_path=dg.EnvVar("GRAPH_DB_PATH")),
         "graph": GraphQueryResource(db_path=dg.EnvVar("GRAPH_DB_PATH")),
     }

@@ -6,6 +6,7 @@ Environments bind these to the IO manager keys the assets name (``extract_io_man
 
 from .duckdb import DuckDBIOManager
 from .filesystem import FilesystemIOManager
+from .iceberg import IcebergIOManager
 from .kuzu import KuzuDBIOManager
 from .memory import InMemoryIOManager
 from .s3 import S3IOManager
@@ -14,6 +15,7 @@ from .sql import SQLIOManager
 __all__ = [
     "DuckDBIOManager",
     "FilesystemIOManager",
+    "IcebergIOManager",
     "InMemoryIOManager",
     "KuzuDBIOManager",
     "S3IOManager",

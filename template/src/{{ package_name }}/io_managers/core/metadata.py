@@ -54,10 +54,17 @@ class StorageMetadata:
         *,
         asset: str,
         input_metadata: Mapping[str, Any] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        default_write_mode: WriteMode = "overwrite",
     ) -> StorageMetadata:
-        """Parse and validate the vocabulary; raise :class:`MetadataError` naming the asset."""
-        output_metadata = output_metadata or {}
-        input_metadata = input_metadata or {}
+        """Parse and validate the vocabulary; raise :class:`MetadataError` naming the asset.
+
+        ``aliases`` maps other names of the keys (a backend's own vocabulary, e.g.
+        ``{"iceberg_table": "table"}``) to the shared ones; ``default_write_mode`` applies when
+        the metadata names none.
+        """
+        output_metadata = resolve_aliases(output_metadata or {}, aliases, asset=asset)
+        input_metadata = resolve_aliases(input_metadata or {}, aliases, asset=asset)
         schema = _optional_str(output_metadata, "schema", asset)
         table = _optional_str(output_metadata, "table", asset)
 
@@ -79,7 +86,7 @@ class StorageMetadata:
                 f"or expression; got {partition_expr!r}."
             )
 
-        write_mode = _raw(output_metadata.get("write_mode", "overwrite"))
+        write_mode = _raw(output_metadata.get("write_mode", default_write_mode))
         if write_mode not in WRITE_MODES:
             raise MetadataError(
                 f"Asset {asset}: metadata 'write_mode' must be one of {', '.join(WRITE_MODES)}; "
@@ -103,6 +110,24 @@ class StorageMetadata:
             primary_key=primary_key,
             columns=_column_list(input_metadata, "columns", asset),
         )
+
+
+def resolve_aliases(
+    metadata: Mapping[str, Any], aliases: Mapping[str, str] | None, *, asset: str
+) -> Mapping[str, Any]:
+    """``metadata`` with each alias renamed to its shared key; both given is an error."""
+    if not aliases:
+        return metadata
+    resolved = dict(metadata)
+    for alias, key in aliases.items():
+        if alias not in metadata:
+            continue
+        if key in metadata:
+            raise MetadataError(
+                f"Asset {asset}: metadata sets both {key!r} and its alias {alias!r}; keep one."
+            )
+        resolved[key] = resolved.pop(alias)
+    return resolved
 
 
 def _raw(value: Any) -> Any:
@@ -139,13 +164,25 @@ def _column_list(metadata: Mapping[str, Any], key: str, asset: str) -> tuple[str
     return tuple(value)
 
 
-def storage_metadata(context: ContextT) -> StorageMetadata:
-    """The parsed vocabulary for an output, or for an input (upstream output + ``columns``)."""
+def storage_metadata(
+    context: ContextT,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    default_write_mode: WriteMode = "overwrite",
+) -> StorageMetadata:
+    """The parsed vocabulary for an output, or for an input (upstream output + ``columns``).
+
+    ``aliases`` and ``default_write_mode``: see :meth:`StorageMetadata.parse`.
+    """
     output = output_context_of(context)
     output_metadata = (output.definition_metadata if output is not None else None) or {}
     input_metadata = (
         (context.definition_metadata or {}) if isinstance(context, InputContext) else None
     )
     return StorageMetadata.parse(
-        output_metadata, asset=asset_label(context), input_metadata=input_metadata
+        output_metadata,
+        asset=asset_label(context),
+        input_metadata=input_metadata,
+        aliases=aliases,
+        default_write_mode=default_write_mode,
     )

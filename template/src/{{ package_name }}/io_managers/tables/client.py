@@ -13,7 +13,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import polars as pl
 from dagster import InputContext, MetadataValue, OutputContext
@@ -21,6 +21,7 @@ from dagster import InputContext, MetadataValue, OutputContext
 from ..core.errors import MetadataError
 from ..core.expressions import Dialect
 from ..core.frames import decode_frame_schema
+from ..core.metadata import WriteMode
 from ..core.naming import TableName, quote_identifier
 from ..core.partitions import ColumnFilter, TemporalKind, build_where_clause
 from ..core.payloads import NOTHING_REFUSED, RefusedDtypes
@@ -161,6 +162,12 @@ class TableClient(ABC, Generic[S]):
     placeholder: str = "?"
     #: The SQL dialect ``partition_expr`` expressions are rendered in.
     dialect: Dialect = "duckdb"
+    #: Whether ``partition_expr`` may be an expression over columns (else a column only).
+    renders_expressions: bool = True
+    #: Other names of the shared metadata keys this backend accepts (alias -> shared key).
+    metadata_aliases: ClassVar[Mapping[str, str]] = {}
+    #: The write mode of assets whose metadata names none.
+    default_write_mode: WriteMode = "overwrite"
 
     # ---------------------------------------------------------------- connections
 

@@ -124,7 +124,11 @@ class TableStore(Generic[S]):
         self, context: Context, asset: str
     ) -> tuple[StorageMetadata, TableName, PartitionSelection | None, Sequence[ColumnFilter]]:
         """Metadata, table, partitions and table-slice filters of an output or input."""
-        meta = storage_metadata(context)
+        meta = storage_metadata(
+            context,
+            aliases=self.client.metadata_aliases,
+            default_write_mode=self.client.default_write_mode,
+        )
         table = resolve_table(
             context,
             config_schema=self.config_schema,
@@ -133,7 +137,13 @@ class TableStore(Generic[S]):
         )
         selection = partition_selection(context)
         filters = (
-            table_filters(selection, meta, asset=asset, expressions=True)
+            table_filters(
+                selection,
+                meta,
+                asset=asset,
+                expressions=self.client.renders_expressions,
+                store=self.client.manager,
+            )
             if selection is not None
             else ()
         )
