@@ -1,6 +1,8 @@
 """Questions of copier.yml: derived defaults, and invalid answers refused with clear messages."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,22 @@ def test_quotes_and_backslashes_in_free_text_stay_text(tmp_path: Path) -> None:
     )
 
 
+def test_the_longest_package_name_renders_ruff_clean(tmp_path: Path) -> None:
+    """Generated lines naming the package stay within ruff's 100 columns up to 30 characters."""
+    package = "a_thirty_character_package_nam"
+    assert len(package) == 30
+    render(tmp_path / "p", {"package_name": package, "python_version": "3.13"}, skip_tasks=True)
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "--no-cache", "."],
+            cwd=tmp_path / "p",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_defaults_match_the_reference_names(tmp_path: Path) -> None:
     answers = render(tmp_path / "p", {})
     assert answers["project_slug"] == "dagster-crypto-data"
@@ -93,6 +111,7 @@ def test_python_version_reaches_the_project(tmp_path: Path) -> None:
         ({"package_name": "dagster"}, 'package_name "dagster" is a Python keyword or clashes'),
         ({"package_name": "tests"}, "clashes with a library"),
         ({"package_name": "servers"}, "clashes with a library or a test helper"),
+        ({"package_name": "a" * 31}, "has 31 characters: at most 30 keep the generated code"),
         ({"author_email": "nobody"}, 'author_email "nobody" is not an e-mail address'),
         ({"python_version": "2.7"}, "Invalid choice for 'python_version'"),
         ({"license": "GPL-3.0"}, "Invalid choice for 'license'"),
