@@ -3,6 +3,7 @@
 import ast
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,7 @@ def test_python_version_reaches_the_project(tmp_path: Path) -> None:
         ({"partitions_start_date": "2023-02-29"}, 'partitions_start_date "2023-02-29" is not'),
         ({"partitions_start_date": "2100-02-29"}, '"2100-02-29" is not a valid ISO date'),
         ({"partitions_start_date": "2024-13-01"}, "use YYYY-MM-DD"),
+        ({"partitions_start_date": "2999-01-01"}, '"2999-01-01" is not in the past: the first'),
         ({"exchanges": ["binance", "ftx"]}, "Invalid choice for 'exchanges'"),
     ],
 )
@@ -150,6 +152,14 @@ def test_invalid_answers_are_refused(tmp_path: Path, answers: dict, message: str
     with pytest.raises(ValueError, match="(?s)" + message.replace("(", r"\(").replace(")", r"\)")):
         render(tmp_path / "p", answers)
     assert not (tmp_path / "p" / "pyproject.toml").exists()
+
+
+def test_today_is_not_a_valid_start_date(tmp_path: Path) -> None:
+    today = date.today().isoformat()
+    with pytest.raises(ValueError, match=f'"{today}" is not in the past'):
+        render(tmp_path / "p", {"partitions_start_date": today})
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    assert render(tmp_path / "q", {"partitions_start_date": yesterday})
 
 
 def test_leap_day_is_a_valid_start_date(tmp_path: Path) -> None:
