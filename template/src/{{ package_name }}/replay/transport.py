@@ -184,6 +184,14 @@ def _no_throttle(self: Any, cost: Any = None) -> None:
     """Nothing to rate-limit: replayed requests never reach the exchange."""
 
 
+def transport_of(client: Any) -> ReplayTransport:
+    """The ReplayTransport answering the requests of a client made by `replay_client`."""
+    transport = vars(client).get("replay_transport")
+    if not isinstance(transport, ReplayTransport):
+        raise TypeError(f"{type(client).__name__} is not a replay client (no replay transport)")
+    return transport
+
+
 _REPLAY_CLASSES: dict[str, type] = {}
 
 
@@ -227,11 +235,3 @@ def replay_client(
         ReplayTransport(exchange_id, seed=seed, clock=clock, faults=faults, symbols=symbols),
     )
     return client
-
-
-def transport_of(client: Any) -> ReplayTransport:
-    """The ReplayTransport answering the requests of a client made by `replay_client`."""
-    transport = vars(client).get("replay_transport")
-    if not isinstance(transport, ReplayTransport):
-        raise TypeError(f"{type(client).__name__} is not a replay client (no replay transport)")
-    return transport
