@@ -38,16 +38,21 @@ def copier(version: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+# Tagged around the versions copier.yml lists migrations for (0.1.0, 0.2.0), so the update runs
+# them too: every copier.yml feature passes through the minimum Copier.
+OLD, NEW = "v0.0.1", "v0.2.0"
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This template as v1 (the working tree) and v2 (v1 plus a new doc in the project)."""
+    """This template as OLD (the working tree) and NEW (OLD plus a new doc in the project)."""
     repository = copy_template_working_tree(tmp_path_factory.mktemp("min-copier") / "template")
     git(repository, "init", "--quiet", "--initial-branch", "main")
-    commit_all(repository, "Release v1")
-    git(repository, "tag", "v1")
-    (repository / "template" / NEW_DOC).write_text("# Changes\n\n- v2: this page.\n")
-    commit_all(repository, "Release v2")
-    git(repository, "tag", "v2")
+    commit_all(repository, f"Release {OLD}")
+    git(repository, "tag", OLD)
+    (repository / "template" / NEW_DOC).write_text("# Changes\n\n- 0.2.0: this page.\n")
+    commit_all(repository, f"Release {NEW}")
+    git(repository, "tag", NEW)
     return repository
 
 
@@ -65,7 +70,7 @@ def test_the_minimum_copier_copies_with_the_task_and_updates(
         "--trust",
         "--defaults",
         "--vcs-ref",
-        "v1",
+        OLD,
         str(template),
         str(project),
         cwd=tmp_path,
@@ -83,8 +88,12 @@ def test_the_minimum_copier_copies_with_the_task_and_updates(
     assert updated.returncode == 0, updated.stdout + updated.stderr
     assert (project / NEW_DOC).is_file(), "the template's change arrived"
     assert readme.read_text().endswith("\nOur own notes.\n"), "the user's edit survived"
-    assert "_commit: v2" in (project / ".copier-answers.yml").read_text()
-    assert not (project / ".env").exists(), "the copy task does not run on update"
+    assert f"_commit: {NEW}" in (project / ".copier-answers.yml").read_text()
+    # The 0.1.0 and 0.2.0 migrations ran: sync_env_file writes a missing .env from .env.example;
+    # the copy task itself does not run on update (its first commit is still the only one).
+    assert (project / ".env").is_file(), updated.stdout + updated.stderr
+    assert git(project, "log", "--format=%s").splitlines()[-1].startswith("Generate the project")
+    assert len(git(project, "log", "--format=%s").splitlines()) == 2
 
 
 def test_the_copier_before_the_minimum_is_refused(template: Path, tmp_path: Path) -> None:
