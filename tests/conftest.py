@@ -27,8 +27,47 @@ import pytest
 import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+COPIER_CONFIG: dict[str, Any] = yaml.safe_load((TEMPLATE_ROOT / "copier.yml").read_text())
 
-# Answer sets rendered by the tests: the defaults and two that move every axis the template has.
+
+def pythons_found() -> list[str]:
+    """The python_version choices this machine has an interpreter for (`uv python find`); a
+    render can only be installed and tested with those. uv never downloads one here."""
+    found = []
+    for version in COPIER_CONFIG["python_version"]["choices"]:
+        probe = subprocess.run(
+            [*uv_bin(), "python", "find", "--no-project", version],
+            env=os.environ | {"UV_PYTHON_DOWNLOADS": "never"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0:
+            found.append(version)
+    return found
+
+
+def uv_bin() -> list[str]:
+    found = shutil.which("uv")
+    return [found] if found else ["python3", "-m", "uv"]
+
+
+PYTHONS_FOUND = pythons_found()
+
+
+def python_found(index: int) -> str:
+    """A python_version this machine has: the answer sets of the edge matrix take them in turn,
+    so with several interpreters each is installed and tested by some render."""
+    found = PYTHONS_FOUND or [COPIER_CONFIG["python_version"]["default"]]
+    return found[index % len(found)]
+
+
+# Answer sets rendered by the tests: the defaults, two that move every axis the template has,
+# and an edge matrix (the last three): every exchange, every timeframe (1m over whole days on
+# every exchange), symbols the replay recordings lack, a non-ASCII name, the earliest allowed
+# start date, a leap day, and each Python version the machine has. Each is rendered,
+# installed, linted, loaded and demoed (tests/test_answer_matrix.py); SUITES says how much of
+# its own test suite each runs.
 ANSWER_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "all_exchanges_15m": {
@@ -51,6 +90,64 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "author_email": "quant@example.org",
         "license": "Proprietary",
     },
+    # A new user's answers: SOL/USDC is in no Binance or Kraken recording.
+    "unicode_1m_every_exchange": {
+        "project_name": "Ünïcode Desk — Crypto",
+        "exchanges": ["binance", "bybit", "okx", "kraken"],
+        "symbols": ["BTC/USDT", "ETH/BTC", "SOL/USDC"],
+        "timeframe": "1m",
+        "partitions_start_date": "2023-12-30",
+        "python_version": python_found(0),
+    },
+    # No recording lists any of these symbols; 2010-01-01 is the earliest start allowed.
+    "earliest_day_5m_unrecorded": {
+        "project_name": "Früh Straße Крипто",
+        "exchanges": ["bybit", "kraken"],
+        "symbols": ["DOGE/BTC", "PEPE/EUR", "LUNA/USD"],
+        "timeframe": "5m",
+        "partitions_start_date": "2010-01-01",
+        "python_version": python_found(1),
+    },
+    "leap_day_1d": {
+        "project_name": "Leap Desk",
+        "exchanges": ["okx", "binance"],
+        "symbols": ["LINK/BTC", "ETH/USDT", "REP/EUR"],
+        "timeframe": "1d",
+        "partitions_start_date": "2024-02-29",
+        "license": "BSD-3-Clause",
+        "python_version": python_found(2),
+    },
+}
+
+# The day each answer set's demo materializes: the first days of the start-date edges.
+DEMO_DAYS: dict[str, str] = {
+    "defaults": "2024-01-02",
+    "all_exchanges_15m": "2024-01-02",
+    "kraken_okx_4h": "2024-01-02",
+    "unicode_1m_every_exchange": "2023-12-31",
+    "earliest_day_5m_unrecorded": "2010-01-01",
+    "leap_day_1d": "2024-02-29",
+}
+
+# How much of its own suite each render runs. Storage backends and the process topology do
+# not depend on the answers: the defaults run the whole suite; the 4h render and the 1m render
+# on every exchange what the answers change (exchanges, symbols, timeframe, names); the others
+# the replay, extract, pipeline and definitions tests their edges reach (every exchange is
+# already covered by the 1m render).
+ANSWER_INDEPENDENT = ["--ignore-glob=tests/test_io_*.py", "--ignore=tests/test_topology.py"]
+EDGE_TESTS = [
+    "tests/test_exchange.py",
+    "tests/test_replay_synthetic.py",
+    "tests/test_pipeline.py",
+    "tests/test_definitions.py",
+]
+SUITES: dict[str, list[str]] = {
+    "defaults": [],
+    "all_exchanges_15m": EDGE_TESTS,
+    "kraken_okx_4h": ANSWER_INDEPENDENT,
+    "unicode_1m_every_exchange": ANSWER_INDEPENDENT,
+    "earliest_day_5m_unrecorded": EDGE_TESTS,
+    "leap_day_1d": EDGE_TESTS,
 }
 
 
@@ -81,11 +178,6 @@ def uv_environment() -> dict[str, str]:
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["DAGSTER_DISABLE_TELEMETRY"] = "1"
     return env
-
-
-def uv_bin() -> list[str]:
-    found = shutil.which("uv")
-    return [found] if found else ["python3", "-m", "uv"]
 
 
 # What Dagster, Python and libraries print for a command a project should no longer teach.

@@ -2,7 +2,7 @@
 tests."""
 
 import pytest
-from conftest import ANSWER_SETS, installed_render, run_uv
+from conftest import ANSWER_SETS, SUITES, installed_render, run_uv
 
 pytestmark = pytest.mark.slow
 
@@ -54,16 +54,9 @@ def test_definitions_validate(
 @pytest.mark.parametrize("answer_set", ANSWER_SET_PARAMS)
 def test_generated_test_suite_passes(answer_set: str, tmp_path_factory) -> None:
     project = installed_render(answer_set, tmp_path_factory).path
-    # Storage backends and the process topology do not depend on the answers: the defaults run
-    # the whole suite, the other answer sets what the answers change (exchanges, symbols,
-    # timeframe, names).
-    answer_independent = (
-        []
-        if answer_set == "defaults"
-        else ["--ignore-glob=tests/test_io_*.py", "--ignore=tests/test_topology.py"]
-    )
+    # The whole suite on the defaults, what the answers change on the others (conftest.SUITES).
     result = run_uv(
-        project, "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *answer_independent
+        project, "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *SUITES[answer_set]
     )
     assert " passed" in result.stdout
     assert " skipped" not in result.stdout, result.stdout[-3000:]

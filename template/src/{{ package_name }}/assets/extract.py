@@ -11,7 +11,9 @@ return; the IO manager stores each under its day.
 Each payload's `metadata` says where and when the data came from: `exchange`, `mode` (live or
 replay), `ccxt_version` and `fetched_at`, the UTC time the exchange answered (ISO 8601, e.g.
 `2024-03-02T00:10:03.125+00:00`). `fetched_at` is provenance, not data: a range run and the same
-days run one by one store equal payloads apart from it (`without_provenance`).
+days run one by one store equal payloads apart from it (`without_provenance`). In replay mode, a
+configured symbol that the exchange's recording does not list is served from a synthesized market:
+the payloads involving one name them in `synthetic_markets` (absent when there is none).
 """
 
 from collections.abc import Sequence
@@ -118,6 +120,7 @@ def build_extract_assets(
             for symbol in symbols
         }
         fetched_at = fetched_now()
+        synthetic = [s for s in exchange.synthetic_markets(exchange_id) if s in by_symbol]
         payloads = {}
         for key, start, end in days:
             start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
@@ -141,6 +144,7 @@ def build_extract_assets(
                     "candles_per_symbol": candle_counts,
                     "ccxt_version": version("ccxt"),
                     "fetched_at": fetched_at,
+                    **({"synthetic_markets": synthetic} if synthetic else {}),
                 },
             }
         candle_counts = {symbol: len(candles) for symbol, candles in by_symbol.items()}
@@ -150,6 +154,7 @@ def build_extract_assets(
                 "candles_per_symbol": candle_counts,
                 "days": len(days),
                 "fetched_at": fetched_metadata(fetched_at),
+                **({"synthetic_markets": ", ".join(synthetic)} if synthetic else {}),
             }
         )
         return per_day(payloads)
@@ -172,6 +177,7 @@ def build_extract_assets(
     ) -> dict[str, Any]:
         # Exchanges list their markets as they are now: every day of a range gets the same list.
         markets = exchange.load_markets(exchange_id)
+        synthetic = exchange.synthetic_markets(exchange_id)
         fetched_at = fetched_now()
         data = [
             {field: market.get(field) for field in MARKET_FIELDS}
@@ -182,6 +188,7 @@ def build_extract_assets(
                 "markets": len(data),
                 "days": len(context.partition_keys),
                 "fetched_at": fetched_metadata(fetched_at),
+                **({"synthetic_markets": ", ".join(synthetic)} if synthetic else {}),
             }
         )
         payloads = {
@@ -193,6 +200,7 @@ def build_extract_assets(
                     "mode": exchange.mode,
                     "ccxt_version": version("ccxt"),
                     "fetched_at": fetched_at,
+                    **({"synthetic_markets": synthetic} if synthetic else {}),
                 },
             }
             for key in context.partition_keys

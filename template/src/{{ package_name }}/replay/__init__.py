@@ -20,6 +20,7 @@ from .transport import (
     check_exchange,
     replay_class,
     replay_client,
+    transport_of,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "check_exchange",
     "replay_class",
     "replay_client",
+    "transport_of",
 ]

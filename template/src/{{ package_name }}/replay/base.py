@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from functools import cache
 from importlib import resources
 from typing import Any, ClassVar
 
-from .generator import Candle, CandleGenerator
+from .generator import ASSETS, Candle, CandleGenerator, fallback_profile
 
 # Timeframes replay serves (unified ccxt names) and their length in seconds.
 REPLAY_TIMEFRAMES: dict[str, int] = {
@@ -92,6 +92,56 @@ class Instrument:
     quote: str
     tick: Decimal
     lot: Decimal
+
+
+@dataclass(frozen=True)
+class SyntheticMarket:
+    """A configured market the recording does not list, with sizes as an exchange picks them.
+
+    Replay serves it in the exchange's own wire format (each WireFormat's `add_markets`), so
+    ccxt's parser builds it like a recorded one. Tick: about six significant digits of the
+    pair's reference price; lot: about one US dollar's worth of the base or less; minimum
+    order: one lot, and about five US dollars' worth of the quote.
+
+    Example::
+
+        market = synthetic_market("SOL/USDC")
+        market.tick, market.lot  # Decimal("0.001"), Decimal("0.001")
+    """
+
+    symbol: str
+    base: str
+    quote: str
+    tick: Decimal
+    lot: Decimal
+    min_cost: Decimal
+    max_price: Decimal
+    max_amount: Decimal
+
+
+def _power_of_ten(exponent: int, lowest: int = -8, highest: int = 0) -> Decimal:
+    return Decimal(1).scaleb(min(max(exponent, lowest), highest))
+
+
+def synthetic_market(symbol: str) -> SyntheticMarket:
+    """Sizes of a made-up market `symbol` ("BASE/QUOTE"), from the assets' reference prices."""
+    base, _, quote = symbol.partition("/")
+    base_usd = (ASSETS.get(base) or fallback_profile(base)).usd_price or 1.0
+    quote_usd = (ASSETS.get(quote) or fallback_profile(quote)).usd_price or 1.0
+    price = base_usd / quote_usd
+    min_cost = 5.0 / quote_usd
+    cost_exponent = math.floor(math.log10(min_cost))
+    leading = int(min_cost / 10**cost_exponent)
+    return SyntheticMarket(
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        tick=_power_of_ten(math.floor(math.log10(price)) - 5),
+        lot=_power_of_ten(math.floor(math.log10(1.0 / base_usd))),
+        min_cost=max(Decimal(leading).scaleb(cost_exponent), Decimal(1).scaleb(-8)),
+        max_price=_power_of_ten(math.ceil(math.log10(price)) + 3, lowest=0, highest=9),
+        max_amount=_power_of_ten(math.ceil(math.log10(1e7 / base_usd)), lowest=0, highest=12),
+    )
 
 
 @cache
@@ -220,8 +270,10 @@ class WireFormat:
     """Serves one exchange's REST endpoints in that exchange's native format.
 
     Subclasses name the exchange, the recorded markets sample, the native interval codes and
-    the routes (URL path -> handler). Markets come from the sample; candles are generated for
-    any window, then rounded to each market's tick and lot size.
+    the routes (URL path -> handler). Markets come from the sample, plus one synthesized entry
+    per configured symbol (`symbols`) that the sample does not list, written as the exchange
+    writes its own (`add_markets`); candles are generated for any window, then rounded to each
+    market's tick and lot size.
 
     Example::
 
@@ -229,6 +281,7 @@ class WireFormat:
         wire.native_timeframe("1h")  # 3600: the native interval code's length in seconds
         btc = wire.instruments["BTCUSDT"]
         candles = wire.quantized_candles(btc, 3_600, [1704153600000, 1704157200000])
+        BinanceWire(symbols=["SOL/USDC"]).synthetic_symbols  # ["SOL/USDC"]: not recorded
     """
 
     exchange_id: ClassVar[str]
@@ -237,9 +290,13 @@ class WireFormat:
     intervals: ClassVar[dict[str, str]]
     page_limit: ClassVar[int]
 
-    def __init__(self, seed: int = 0, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self, seed: int = 0, clock: Callable[[], int] = now_ms, symbols: Sequence[str] = ()
+    ) -> None:
         self.seed = seed
         self.clock = clock
+        self.symbols = tuple(symbols)
+        self._synthetic: list[SyntheticMarket] | None = None
         self.generator = CandleGenerator(seed, self.exchange_id)
         # Open time (ms) -> True when the candle is missing (a truncated day); None: none missing.
         self.candle_missing: Callable[[int], bool] | None = None
@@ -258,15 +315,56 @@ class WireFormat:
         """The native markets payload reduced to these instruments (used when recording)."""
         raise NotImplementedError
 
+    def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
+        """The native markets payload with these markets appended, as the exchange writes them."""
+        raise NotImplementedError
+
     def sample(self) -> Any:
         """A fresh copy of the recorded markets payload."""
         return sample_payload(self.markets_sample)
 
     @property
+    def synthetic_markets(self) -> list[SyntheticMarket]:
+        """The configured symbols the recording does not list, in configuration order."""
+        if self._synthetic is None:
+            recorded = {(i.base, i.quote) for i in self.parse_instruments(self.sample())}
+            self._synthetic = [
+                synthetic_market(symbol)
+                for symbol in dict.fromkeys(self.symbols)
+                if tuple(symbol.partition("/")[::2]) not in recorded
+            ]
+        return self._synthetic
+
+    @property
+    def synthetic_symbols(self) -> list[str]:
+        return [market.symbol for market in self.synthetic_markets]
+
+    def markets_payload(self) -> Any:
+        """A fresh copy of the markets payload replay serves: the recording (byte for byte when
+        every configured symbol is recorded), then the synthesized markets."""
+        payload = self.sample()
+        if not self.synthetic_markets:
+            return payload
+        return self.add_markets(payload, self.synthetic_markets)
+
+    def claim_id(self, taken: set[str], native_id: str, market: SyntheticMarket) -> str:
+        """`native_id` for a synthesized market, unless a recorded or earlier market has it."""
+        if native_id in taken:
+            raise ReplayError(
+                f"{self.exchange_id} replay cannot synthesize {market.symbol}: its market id "
+                f"{native_id} is already another market's. Remove {market.symbol} from SYMBOLS "
+                "in settings.py (or from replay_symbols)."
+            )
+        taken.add(native_id)
+        return native_id
+
+    def instruments_of(self, payload: Any) -> dict[str, Instrument]:
+        return {i.native_id: i for i in self.parse_instruments(payload)}
+
+    @property
     def instruments(self) -> dict[str, Instrument]:
         if self._instruments is None:
-            parsed = self.parse_instruments(self.sample())
-            self._instruments = {instrument.native_id: instrument for instrument in parsed}
+            self._instruments = self.instruments_of(self.markets_payload())
         return self._instruments
 
     def native_timeframe(self, interval: str | None) -> int | None:

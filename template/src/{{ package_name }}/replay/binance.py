@@ -1,6 +1,8 @@
 """Binance spot REST API (https://api.binance.com/api/v3) in its native format.
 
-- GET /api/v3/exchangeInfo: the recorded sample `samples/binance_exchange_info.json`.
+- GET /api/v3/exchangeInfo: the recorded sample `samples/binance_exchange_info.json`, plus
+  configured symbols it does not list, synthesized as Binance writes a symbol (filters
+  PRICE_FILTER, LOT_SIZE, NOTIONAL, ... with 8-decimal strings).
 - GET /api/v3/klines?symbol=BTCUSDT&interval=1h&startTime=..&endTime=..&limit=..: arrays
   `[openTime, "open", "high", "low", "close", "volume", closeTime, "quoteAssetVolume",
   trades, "takerBuyBaseVolume", "takerBuyQuoteVolume", "0"]`, oldest first. startTime and
@@ -11,6 +13,7 @@ Errors are HTTP 400 with `{"code": -1121, "msg": "Invalid symbol."}` and friends
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -19,6 +22,7 @@ from .base import (
     Instrument,
     Request,
     Response,
+    SyntheticMarket,
     WireFormat,
     fmt,
     int_param,
@@ -76,8 +80,40 @@ class BinanceWire(WireFormat):
         payload["symbols"] = [s for s in payload["symbols"] if s["symbol"] in native_ids]
         return payload
 
+    def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
+        symbols = payload["symbols"]
+        taken = {entry["symbol"] for entry in symbols}
+        for market in markets:
+            # Shaped like a recorded symbol with the same quote asset (else the first one).
+            model = next((s for s in symbols if s["quoteAsset"] == market.quote), symbols[0])
+            entry = copy.deepcopy(model)
+            entry["symbol"] = self.claim_id(taken, market.base + market.quote, market)
+            entry["status"] = "TRADING"
+            entry["baseAsset"], entry["quoteAsset"] = market.base, market.quote
+            for key in ("baseAssetPrecision", "quotePrecision", "quoteAssetPrecision"):
+                entry[key] = 8
+            eight = {
+                "PRICE_FILTER": {
+                    "minPrice": market.tick,
+                    "maxPrice": market.max_price,
+                    "tickSize": market.tick,
+                },
+                "LOT_SIZE": {
+                    "minQty": market.lot,
+                    "maxQty": market.max_amount,
+                    "stepSize": market.lot,
+                },
+                "MARKET_LOT_SIZE": {"minQty": Decimal(0), "maxQty": market.max_amount},
+                "NOTIONAL": {"minNotional": market.min_cost},
+            }
+            for item in entry["filters"]:
+                for key, value in eight.get(item["filterType"], {}).items():
+                    item[key] = fmt(value, 8, strip=False)
+            symbols.append(entry)
+        return payload
+
     def exchange_info(self, request: Request) -> Response:
-        payload = self.sample()
+        payload = self.markets_payload()
         wanted = request.query.get("symbol")
         if wanted is not None:
             payload["symbols"] = [s for s in payload["symbols"] if s["symbol"] == wanted]

@@ -1,7 +1,8 @@
 """Bybit V5 REST API (https://api.bybit.com) in its native format, spot category.
 
 - GET /v5/market/instruments-info?category=spot: the recorded sample
-  `samples/bybit_instruments_spot.json`.
+  `samples/bybit_instruments_spot.json`, plus configured symbols it does not list,
+  synthesized as Bybit writes an instrument (lotSizeFilter, priceFilter as stripped strings).
 - GET /v5/market/kline?category=spot&symbol=BTCUSDT&interval=60&start=..&end=..&limit=..:
   `{"retCode": 0, "retMsg": "OK", "result": {"category", "symbol", "list": [[startTime,
   open, high, low, close, volume, turnover], ...]}, "retExtInfo": {}, "time": ...}`, every
@@ -12,6 +13,7 @@ Errors come with HTTP 200 and a non-zero retCode (10001: parameter error).
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -21,6 +23,7 @@ from .base import (
     ReplayError,
     Request,
     Response,
+    SyntheticMarket,
     WireFormat,
     fmt,
     int_param,
@@ -93,9 +96,33 @@ class BybitWire(WireFormat):
                 f"{request.method} {request.url}"
             )
 
+    def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
+        instruments = payload["result"]["list"]
+        taken = {entry["symbol"] for entry in instruments}
+        for market in markets:
+            model = next((i for i in instruments if i["quoteCoin"] == market.quote), instruments[0])
+            entry = copy.deepcopy(model)
+            entry["symbol"] = self.claim_id(taken, market.base + market.quote, market)
+            entry.update(
+                {"baseCoin": market.base, "quoteCoin": market.quote, "innovation": "0"},
+                status="Trading",
+                marginTrading="none",
+            )
+            entry["lotSizeFilter"] = {
+                "basePrecision": fmt(market.lot, 8, strip=True),
+                "quotePrecision": "0.00000001",
+                "minOrderQty": fmt(market.lot, 8, strip=True),
+                "maxOrderQty": fmt(market.max_amount, 8, strip=True),
+                "minOrderAmt": fmt(market.min_cost, 8, strip=True),
+                "maxOrderAmt": "2000000",
+            }
+            entry["priceFilter"] = {"tickSize": fmt(market.tick, 8, strip=True)}
+            instruments.append(entry)
+        return payload
+
     def instruments_info(self, request: Request) -> Response:
         self._spot_only(request)
-        payload = self.sample()
+        payload = self.markets_payload()
         wanted = request.query.get("symbol")
         if wanted is not None:
             result = payload["result"]

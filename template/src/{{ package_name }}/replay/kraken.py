@@ -1,8 +1,11 @@
 """Kraken spot REST API (https://api.kraken.com/0/public) in its native format.
 
-- GET /0/public/AssetPairs: the recorded sample `samples/kraken_asset_pairs.json`. Kraken keeps
+- GET /0/public/AssetPairs: the recorded sample `samples/kraken_asset_pairs.json`, plus
+  configured symbols it does not list, synthesized as Kraken writes a pair. Kraken keeps
   its legacy asset names: XXBT (bitcoin, "XBT"), XETH, ZUSD, ZEUR, XXDG (dogecoin, "XDG"), so
-  pairs are keyed XXBTZUSD, XETHXXBT, XBTUSDT, ... ccxt maps XBT/XXBT to BTC.
+  pairs are keyed XXBTZUSD, XETHXXBT, XBTUSDT, ... ccxt maps XBT/XXBT to BTC. A synthesized
+  pair is keyed by its altname (XBTUSDC), as Kraken keys its newer pairs, with legacy asset
+  names in `base` and `quote` (XXBT, ZUSD).
 - GET /0/public/OHLC?pair=XXBTZUSD&interval=60&since=..: `{"error": [], "result":
   {"XXBTZUSD": [[time, "open", "high", "low", "close", "vwap", "volume", count], ...],
   "last": time}}`, oldest first, `time` in SECONDS, `interval` in minutes
@@ -16,6 +19,7 @@ Errors: HTTP 200 with `{"error": ["EQuery:Unknown asset pair"], "result": {}}`.
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -24,13 +28,16 @@ from .base import (
     Instrument,
     Request,
     Response,
+    SyntheticMarket,
     WireFormat,
+    decimals_of,
     fmt,
     int_param,
     open_times,
 )
 
-# Kraken's legacy asset names (X prefix: crypto, Z prefix: fiat), as ccxt maps them.
+# Kraken's asset names that ccxt maps to other codes (its kraken `commonCurrencies`): the
+# legacy names (X prefix: crypto, Z prefix: fiat) and a few renamed assets.
 ASSET_CODES: dict[str, str] = {
     "XXBT": "BTC",
     "XBT": "BTC",
@@ -43,11 +50,27 @@ ASSET_CODES: dict[str, str] = {
     "XXMR": "XMR",
     "XETC": "ETC",
     "XZEC": "ZEC",
+    "XMLN": "MLN",
+    "XREP": "REP",
     "ZUSD": "USD",
     "ZEUR": "EUR",
     "ZGBP": "GBP",
     "ZCAD": "CAD",
     "ZJPY": "JPY",
+    "ZAUD": "AUD",
+    "LUNA": "LUNC",
+    "LUNA2": "LUNA",
+    "REP": "REPV1",
+    "REPV2": "REP",
+    "UST": "USTC",
+    "FEE": "KFEE",
+}
+# The asset name Kraken writes in a pair's base/quote for a unified code: the legacy
+# four-letter name where there is one (XXBT, ZUSD), else the name ccxt maps to the code.
+NATIVE_ASSETS: dict[str, str] = {
+    code: native
+    for native, code in sorted(ASSET_CODES.items(), key=lambda item: len(item[0]))
+    if native != "REPV2"
 }
 _MAX_CANDLES = 720
 
@@ -101,8 +124,37 @@ class KrakenWire(WireFormat):
         payload["result"] = {key: entry for key, entry in result.items() if key in native_ids}
         return payload
 
+    def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
+        pairs = payload["result"]
+        taken = set(pairs) | {entry["altname"] for entry in pairs.values()}
+        for market in markets:
+            base, quote = native_asset(market.base), native_asset(market.quote)
+            altname = short_name(base) + short_name(quote)
+            model = next((p for p in pairs.values() if p["quote"] == quote), None)
+            entry = copy.deepcopy(model or next(iter(pairs.values())))
+            entry.update(
+                altname=altname,
+                wsname=f"{short_name(base)}/{short_name(quote)}",
+                base=base,
+                quote=quote,
+                pair_decimals=decimals_of(market.tick),
+                lot_decimals=8,
+                cost_decimals=min(decimals_of(market.min_cost) + 2, 10),
+                leverage_buy=[],
+                leverage_sell=[],
+                fee_volume_currency="ZUSD",
+                ordermin=fmt(market.lot, decimals_of(market.lot), strip=True),
+                costmin=fmt(market.min_cost, decimals_of(market.min_cost), strip=True),
+                tick_size=fmt(market.tick, decimals_of(market.tick), strip=False),
+                status="online",
+            )
+            for key in ("long_position_limit", "short_position_limit"):
+                entry.pop(key, None)
+            pairs[self.claim_id(taken, altname, market)] = entry
+        return payload
+
     def _resolve(self, name: str) -> tuple[str, dict[str, Any]] | None:
-        pairs = self.sample()["result"]
+        pairs = self.markets_payload()["result"]
         if name in pairs:
             return name, pairs[name]
         for key, entry in pairs.items():
@@ -111,7 +163,7 @@ class KrakenWire(WireFormat):
         return None
 
     def asset_pairs(self, request: Request) -> Response:
-        payload = self.sample()
+        payload = self.markets_payload()
         wanted = request.query.get("pair")
         if wanted:
             selected = {}
@@ -170,3 +222,14 @@ class KrakenWire(WireFormat):
 def asset_code(native: str) -> str:
     """The unified currency code of a Kraken asset name (XXBT -> BTC); others unchanged."""
     return ASSET_CODES.get(native, native)
+
+
+def native_asset(code: str) -> str:
+    """The Kraken asset name whose unified code is `code` (BTC -> XXBT, LUNA -> LUNA2)."""
+    return NATIVE_ASSETS.get(code, code)
+
+
+def short_name(native: str) -> str:
+    """The asset's name in altnames and wsnames: legacy names lose their prefix (XXBT -> XBT)."""
+    legacy = len(native) == 4 and native[0] in "XZ" and native in ASSET_CODES
+    return native[1:] if legacy else native

@@ -1,7 +1,8 @@
 """OKX V5 REST API (https://www.okx.com/api/v5) in its native format, SPOT instruments.
 
 - GET /api/v5/public/instruments?instType=SPOT: the recorded sample
-  `samples/okx_instruments_spot.json`.
+  `samples/okx_instruments_spot.json`, plus configured symbols it does not list, synthesized
+  as OKX writes an instrument (instId BASE-QUOTE, tickSz, lotSz, minSz as stripped strings).
 - GET /api/v5/market/candles and /api/v5/market/history-candles
   ?instId=BTC-USDT&bar=1H&after=..&before=..&limit=..:
   `{"code": "0", "msg": "", "data": [[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm],
@@ -15,6 +16,7 @@ Errors come with a non-zero "code" (51001: instrument does not exist, 51000: par
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -24,6 +26,7 @@ from .base import (
     ReplayError,
     Request,
     Response,
+    SyntheticMarket,
     WireFormat,
     fmt,
     int_param,
@@ -82,6 +85,30 @@ class OkxWire(WireFormat):
     def _error(code: str, message: str) -> Response:
         return Response(200, {"code": code, "msg": message, "data": []})
 
+    def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
+        instruments = payload["data"]
+        taken = {entry["instId"] for entry in instruments}
+        next_code = max(int(entry["instIdCode"]) for entry in instruments) + 1
+        for market in markets:
+            model = next((i for i in instruments if i["quoteCcy"] == market.quote), instruments[0])
+            entry = copy.deepcopy(model)
+            lot = fmt(market.lot, 8, strip=True)
+            entry.update(
+                instId=self.claim_id(taken, f"{market.base}-{market.quote}", market),
+                instIdCode=next_code,
+                baseCcy=market.base,
+                quoteCcy=market.quote,
+                tradeQuoteCcyList=[market.quote],
+                tickSz=fmt(market.tick, 8, strip=True),
+                lotSz=lot,
+                minSz=lot,
+                lever="",
+                state="live",
+            )
+            next_code += 1
+            instruments.append(entry)
+        return payload
+
     def public_instruments(self, request: Request) -> Response:
         inst_type = request.query.get("instType")
         if inst_type != "SPOT":
@@ -89,7 +116,7 @@ class OkxWire(WireFormat):
                 f"okx replay records SPOT instruments only, not instType={inst_type!r}: "
                 f"{request.method} {request.url}"
             )
-        payload = self.sample()
+        payload = self.markets_payload()
         wanted = request.query.get("instId")
         if wanted is not None:
             payload["data"] = [item for item in payload["data"] if item["instId"] == wanted]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
@@ -72,6 +72,9 @@ class ReplayTransport:
     `faults` (a FaultPlan or its text, see faults.py) makes requests fail the way a flaky
     network or exchange does, in a fixed order, so retries can be tested deterministically.
 
+    `symbols` are served even when the recording does not list them: their markets are
+    synthesized in the exchange's format (`wire.synthetic_symbols` names them).
+
     Example::
 
         transport = ReplayTransport("binance", seed=0, faults="rate_limit=1")
@@ -79,6 +82,7 @@ class ReplayTransport:
         transport.respond("GET", url).status  # 429: the injected rate-limit answer
         transport.respond("GET", url).payload["symbols"]  # the recorded markets
         transport.requests[-1].path  # "/api/v3/exchangeInfo"
+        ReplayTransport("binance", symbols=["SOL/USDC"]).wire.synthetic_symbols  # ["SOL/USDC"]
     """
 
     def __init__(
@@ -87,9 +91,10 @@ class ReplayTransport:
         seed: int = 0,
         clock: Callable[[], int] = now_ms,
         faults: FaultPlan | str | None = None,
+        symbols: Sequence[str] = (),
     ) -> None:
         self.exchange_id = check_exchange(exchange_id)
-        self.wire = WIRE_FORMATS[exchange_id](seed=seed, clock=clock)
+        self.wire = WIRE_FORMATS[exchange_id](seed=seed, clock=clock, symbols=symbols)
         self._routes = self.wire.routes()
         plan = faults if isinstance(faults, FaultPlan) else FaultPlan.parse(faults)
         self.faults = FaultInjector(plan)
@@ -179,6 +184,14 @@ def _no_throttle(self: Any, cost: Any = None) -> None:
     """Nothing to rate-limit: replayed requests never reach the exchange."""
 
 
+def transport_of(client: Any) -> ReplayTransport:
+    """The ReplayTransport answering the requests of a client made by `replay_client`."""
+    transport = vars(client).get("replay_transport")
+    if not isinstance(transport, ReplayTransport):
+        raise TypeError(f"{type(client).__name__} is not a replay client (no replay transport)")
+    return transport
+
+
 _REPLAY_CLASSES: dict[str, type] = {}
 
 
@@ -210,13 +223,15 @@ def replay_client(
     seed: int = 0,
     clock: Callable[[], int] = now_ms,
     faults: FaultPlan | str | None = None,
+    symbols: Sequence[str] = (),
 ) -> ccxt.Exchange:
-    """A ccxt exchange whose HTTP requests are answered by a ReplayTransport."""
+    """A ccxt exchange whose HTTP requests are answered by a ReplayTransport (which serves
+    `symbols` too, synthesizing the markets the recording does not list)."""
     client = replay_class(exchange_id)(cast("ConstructorArgs", dict(config or {})))
     # The transport rides on the instance: _replay_fetch (the class's fetch) reads it.
     setattr(  # noqa: B010 - not an attribute ccxt declares
         client,
         "replay_transport",
-        ReplayTransport(exchange_id, seed=seed, clock=clock, faults=faults),
+        ReplayTransport(exchange_id, seed=seed, clock=clock, faults=faults, symbols=symbols),
     )
     return client

@@ -24,8 +24,9 @@ import dagster as dg
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
 from ..io_managers.core.config import KnownSettings
-from ..replay import FAULTS_ENV_VAR, REPLAY_TIMEFRAMES, FaultPlan, check_exchange
+from ..replay import FAULTS_ENV_VAR, REPLAY_TIMEFRAMES, FaultPlan, check_exchange, transport_of
 from ..retry import Backoff, Retry, retry_call
+from ..settings import SYMBOLS
 
 if TYPE_CHECKING:
     import ccxt
@@ -114,7 +115,10 @@ class ExchangeResource(dg.ConfigurableResource, KnownSettings):
     `mode="live"` talks to the exchange (rate limited, `timeout_ms`, `max_retries` retries
     with exponential backoff from `retry_backoff_seconds` on network errors). `mode="replay"`
     (the default) serves recorded markets and seeded, deterministic candles (`replay_seed`) in
-    each exchange's native format through ccxt's own parsing: no network needed.
+    each exchange's native format through ccxt's own parsing: no network needed. Replay also
+    serves every symbol of `replay_symbols` (default: settings.SYMBOLS) on every exchange: a
+    symbol the recording of an exchange does not list gets a synthesized market there, in the
+    exchange's own format, with a warning naming it once (`synthetic_markets` lists them).
 
     Example::
 
@@ -148,6 +152,14 @@ class ExchangeResource(dg.ConfigurableResource, KnownSettings):
             "Replay mode: faults to inject, in order, e.g. 'network=2,rate_limit=1,down' or "
             f"'truncate=12:00' (see replay/faults.py). Empty: {FAULTS_ENV_VAR}, "
             "else none."
+        ),
+    )
+
+    replay_symbols: list[str] = Field(
+        default=list(SYMBOLS),
+        description=(
+            "Replay mode: symbols served on every exchange; those an exchange's recording does "
+            "not list get a synthesized market. Default: SYMBOLS of settings.py."
         ),
     )
 
@@ -236,7 +248,25 @@ class ExchangeResource(dg.ConfigurableResource, KnownSettings):
             from ..replay import replay_client
 
             faults = FaultPlan.from_setting(self.replay_faults)
-            return replay_client(exchange_id, config, seed=self.replay_seed, faults=faults)
+            client = replay_client(
+                exchange_id,
+                config,
+                seed=self.replay_seed,
+                faults=faults,
+                symbols=self.replay_symbols,
+            )
+            for symbol in transport_of(client).wire.synthetic_symbols:
+                dg.get_dagster_logger().warning(
+                    "%s replay: %s is not in the recorded %s markets; serving a synthesized "
+                    "market (made-up precision and limits, in %s's format) and generated "
+                    "candles. Live %s may not list it.",
+                    exchange_id,
+                    symbol,
+                    exchange_id,
+                    exchange_id,
+                    exchange_id,
+                )
+            return client
         import ccxt
 
         return getattr(ccxt, exchange_id)(config)
@@ -315,6 +345,12 @@ class ExchangeResource(dg.ConfigurableResource, KnownSettings):
         client = self.client(exchange_id)
         return self._call(exchange_id, "load_markets", lambda: client.load_markets(reload))
 
+    def synthetic_markets(self, exchange_id: str) -> list[str]:
+        """Symbols whose markets replay synthesized on this exchange; none in live mode."""
+        if self.resolved_mode != "replay":
+            return []
+        return list(transport_of(self.client(exchange_id)).wire.synthetic_symbols)
+
     def timeframes(self, exchange_id: str) -> list[str]:
         """Timeframes fetch_ohlcv_range accepts for the exchange in the current mode."""
         client = self.client(exchange_id)
@@ -354,9 +390,12 @@ class ExchangeResource(dg.ConfigurableResource, KnownSettings):
         client = self.client(exchange_id)
         markets = self.load_markets(exchange_id)
         if symbol not in markets:
+            if self.resolved_mode == "live":
+                client.market(symbol)  # ccxt's own BadSymbol: "... does not have market symbol"
             raise ValueError(
-                f"Unknown symbol {symbol!r} on {exchange_id} ({self.resolved_mode} mode)."
-                + _choices(symbol, sorted(markets))
+                f"Unknown symbol {symbol!r} on {exchange_id} ({self.resolved_mode} mode): "
+                "neither recorded nor in replay_symbols (settings.SYMBOLS), which replay serves "
+                "on every exchange." + _choices(symbol, sorted(markets))
             )
         timeframes = self.timeframes(exchange_id)
         if timeframe not in timeframes:
