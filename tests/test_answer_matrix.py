@@ -13,6 +13,7 @@ from conftest import (
     ANSWER_SETS,
     COPIER_CONFIG,
     DEMO_DAYS,
+    LATEST_START_DATE,
     Render,
     installed_render,
     render,
@@ -138,7 +139,7 @@ def valid_answers(draw: st.DrawFn) -> dict[str, Any]:
         "symbols": [f"{base}/{quote}" for base, quote in symbols],
         "timeframe": draw(st.sampled_from(COPIER_CONFIG["timeframe"]["choices"])),
         "partitions_start_date": draw(
-            st.dates(min_value=date(2010, 1, 1), max_value=date(2024, 3, 1))
+            st.dates(min_value=date(2010, 1, 1), max_value=LATEST_START_DATE)
         ).isoformat(),
     }
 

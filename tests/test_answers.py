@@ -144,7 +144,7 @@ def test_python_version_reaches_the_project(tmp_path: Path) -> None:
         ({"partitions_start_date": "2023-02-29"}, 'partitions_start_date "2023-02-29" is not'),
         ({"partitions_start_date": "2100-02-29"}, '"2100-02-29" is not a valid ISO date'),
         ({"partitions_start_date": "2024-13-01"}, "use YYYY-MM-DD"),
-        ({"partitions_start_date": "2999-01-01"}, '"2999-01-01" is not in the past: the first'),
+        ({"partitions_start_date": "2999-01-01"}, '"2999-01-01" is less than 90 days before'),
         ({"exchanges": ["binance", "ftx"]}, "Invalid choice for 'exchanges'"),
     ],
 )
@@ -154,12 +154,14 @@ def test_invalid_answers_are_refused(tmp_path: Path, answers: dict, message: str
     assert not (tmp_path / "p" / "pyproject.toml").exists()
 
 
-def test_today_is_not_a_valid_start_date(tmp_path: Path) -> None:
-    today = date.today().isoformat()
-    with pytest.raises(ValueError, match=f'"{today}" is not in the past'):
-        render(tmp_path / "p", {"partitions_start_date": today})
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
-    assert render(tmp_path / "q", {"partitions_start_date": yesterday})
+def test_the_first_day_is_at_least_90_days_back(tmp_path: Path) -> None:
+    # The render whose first day is exactly 90 days back runs its tests in
+    # test_generated_projects.py (answer set all_exchanges_15m).
+    too_late = (date.today() - timedelta(days=89)).isoformat()
+    with pytest.raises(ValueError, match=f'"{too_late}" is less than 90 days before today'):
+        render(tmp_path / "p", {"partitions_start_date": too_late})
+    latest = (date.today() - timedelta(days=90)).isoformat()
+    assert render(tmp_path / "q", {"partitions_start_date": latest})
 
 
 def test_leap_day_is_a_valid_start_date(tmp_path: Path) -> None:
