@@ -10,7 +10,7 @@ BENCH_ROWS ?= 1000000
 BENCH_REPEATS ?= 5
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 
-.PHONY: bootstrap demo test lint bench screenshots dev-render clean
+.PHONY: bootstrap browser demo test lint bench screenshots dev-render clean
 
 bootstrap:  ## install uv (if missing) and the template's own tooling
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv>=0.13,<0.14"
@@ -21,7 +21,12 @@ demo: bootstrap  ## scaffold the default project, materialize one day offline, s
 	$(UV) run copier copy --trust --defaults --vcs-ref HEAD . $(DEMO_DIR)
 	cd $(DEMO_DIR) && $(UV) sync --quiet && $(UV) run python -m dagster_crypto_data.demo --date $(DEMO_DAY)
 
-test: lint  ## every test: template checks, renders of each answer set and their own suites
+browser:  ## Debian's Chromium for the UI test (Playwright drives it; it downloads no browser)
+	@command -v chromium >/dev/null 2>&1 || { \
+		[ "$$(id -u)" = 0 ] || { echo "chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 2; }; \
+		apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: lint browser  ## every test: template checks, renders of each answer set and their own suites
 	$(UV) run pytest -n 2 --dist loadgroup tests
 
 lint: bootstrap  ## ruff on the template's own Python (tests, hooks, benchmarks)
@@ -30,7 +35,7 @@ lint: bootstrap  ## ruff on the template's own Python (tests, hooks, benchmarks)
 bench: bootstrap  ## IO managers against their peers: writes benchmarks/results.json, docs/performance.md
 	$(UV) run python -m benchmarks.run --rows $(BENCH_ROWS) --repeats $(BENCH_REPEATS)
 
-screenshots: bootstrap  ## the UI test in headless Chromium; copies its screenshots into docs/images/ and template/docs/images/
+screenshots: bootstrap browser  ## the UI test in headless Chromium; copies its screenshots into docs/images/ and template/docs/images/
 	UPDATE_SCREENSHOTS=1 $(UV) run pytest -p no:xdist tests/test_ui_charts.py
 
 dev-render: bootstrap  ## render the working tree with defaults into DEST (keeps DEST/.venv)

@@ -67,7 +67,7 @@ def served(tmp_path_factory) -> Iterator[tuple[Render, int]]:
 def browser() -> Iterator:
     assert CHROMIUM.is_file(), (
         f"{CHROMIUM} is missing: install Debian's Chromium with "
-        "`apt-get update && apt-get install -y chromium` (.ci/run does it)."
+        "`make browser` (apt-get install -y chromium)."
     )
     from playwright.sync_api import sync_playwright
 
