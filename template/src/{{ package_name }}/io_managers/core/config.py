@@ -78,3 +78,21 @@ class KnownSettings(BaseModel):
         if isinstance(data, dict):
             check_known_settings(cls, data)
         return data
+
+
+def endpoint_with_scheme(endpoint_url: str | None, *, use_ssl: bool) -> str | None:
+    """An object store's ``endpoint_url`` with its scheme, as S3 clients need it.
+
+    A scheme in the URL wins; a bare host gets ``https://`` or, with ``use_ssl=False``,
+    ``http://``. ``None`` or blank: ``None`` (the client's own default endpoint).
+
+    Example::
+
+        endpoint_with_scheme("localhost:9000", use_ssl=False)  # "http://localhost:9000"
+    """
+    url = (endpoint_url or "").strip()
+    if not url:
+        return None
+    if "://" not in url:
+        url = ("https://" if use_ssl else "http://") + url
+    return url

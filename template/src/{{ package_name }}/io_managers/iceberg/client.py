@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import polars as pl
 from dagster import MetadataValue, OutputContext
 
+from ...retry import Backoff, Retry, retry_call
 from ..core.errors import IOManagerError, MetadataError, MissingDataError
 from ..core.frames import encode_frame_schema
 from ..core.metadata import WriteMode
@@ -242,26 +243,37 @@ class IcebergClient(TableClient[IcebergSession]):
         from pyiceberg.exceptions import CommitFailedException, TableAlreadyExistsError
 
         catalog = self.settings.catalog()
-        properties = snapshot_properties(context) if write else {}
-        attempts = self.settings.commit_attempts if write else 1
         with storage_span(f"{MANAGER}.{'write' if write else 'read'}", context):
-            for attempt in range(1, attempts + 1):
+            if not write:
+                return work(IcebergSession(catalog, {}))
+            properties = snapshot_properties(context)
+
+            def write_and_commit() -> T:
+                # A lost race is redone from the start on the winner's snapshot.
                 session = IcebergSession(catalog, properties)
                 result = work(session)
-                if not write:
-                    return result
-                try:
-                    self.snapshot_id = session.commit()
-                    return result
-                except (CommitFailedException, TableAlreadyExistsError) as error:
-                    if attempt == attempts:
-                        raise IcebergCommitError(
-                            f"{MANAGER}: another writer changed the table first on each of "
-                            f"{attempts} attempts ({error}). Nothing was written; the table is "
-                            "at that writer's snapshot. Retry the run, or raise commit_attempts."
-                        ) from error
-                    context.log.warning(f"Iceberg commit conflict, redoing the write: {error}")
-        raise AssertionError("unreachable")
+                self.snapshot_id = session.commit()
+                return result
+
+            def log_conflict(retry: Retry) -> None:
+                context.log.warning(f"Iceberg commit conflict, redoing the write: {retry.error}")
+
+            lost_race = (CommitFailedException, TableAlreadyExistsError)
+            attempts = self.settings.commit_attempts
+            try:
+                return retry_call(
+                    write_and_commit,
+                    retry_on=lambda error: isinstance(error, lost_race),
+                    # Short jittered waits, so writers that raced do not collide again at once.
+                    backoff=Backoff(attempts=attempts, initial_seconds=0.05, max_seconds=1.0),
+                    on_retry=log_conflict,
+                )
+            except lost_race as error:
+                raise IcebergCommitError(
+                    f"{MANAGER}: another writer changed the table first on each of "
+                    f"{attempts} attempts ({error}). Nothing was written; the table is "
+                    "at that writer's snapshot. Retry the run, or raise commit_attempts."
+                ) from error
 
     def location(self) -> str:
         return f"catalog {self.settings.catalog_location}, warehouse {self.settings.warehouse}"

@@ -17,6 +17,8 @@ import polars as pl
 from dagster import InputContext, MetadataValue
 from pydantic import Field, PrivateAttr
 
+from ...retry import Backoff, retry_call
+from ..core.config import endpoint_with_scheme
 from ..core.context import asset_label
 from ..core.errors import MetadataError
 from ..core.metadata import WriteMode
@@ -157,10 +159,8 @@ class IcebergIOManager(TableIOManager):
         if not self.warehouse.startswith(("s3://", "s3a://")):
             return {}
         properties = {"s3.region": self.region or "us-east-1"}
-        if self.endpoint_url:
-            endpoint = self.endpoint_url
-            if "://" not in endpoint:
-                endpoint = f"{'https' if self.use_ssl else 'http'}://{endpoint}"
+        endpoint = endpoint_with_scheme(self.endpoint_url, use_ssl=self.use_ssl)
+        if endpoint:
             properties["s3.endpoint"] = endpoint
         if self.access_key and self.secret_key:
             properties["s3.access-key-id"] = self.access_key
@@ -181,16 +181,15 @@ class IcebergIOManager(TableIOManager):
                 "warehouse": self._warehouse_uri(),
                 **self._file_io_properties(),
             }
-            for attempt in range(CATALOG_INIT_ATTEMPTS):
-                try:
-                    self._catalog = SqlCatalog(self.catalog_name, **properties)
-                    break
-                except OperationalError as error:
-                    # Processes opening a new catalog at once race to create its tables; the
-                    # loser finds them on the next attempt.
-                    if "already exists" not in str(error) or attempt + 1 == CATALOG_INIT_ATTEMPTS:
-                        raise
-        assert self._catalog is not None
+            # Processes opening a new catalog at once race to create its tables; the loser
+            # finds them on the next attempt.
+            self._catalog = retry_call(
+                lambda: SqlCatalog(self.catalog_name, **properties),
+                retry_on=lambda error: (
+                    isinstance(error, OperationalError) and "already exists" in str(error)
+                ),
+                backoff=Backoff(attempts=CATALOG_INIT_ATTEMPTS, initial_seconds=0.05),
+            )
         return self._catalog
 
     def teardown_after_execution(self, context: Any) -> None:

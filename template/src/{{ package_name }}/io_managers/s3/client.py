@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from ..core.config import endpoint_with_scheme
 from ..core.errors import UnsafeNameError
 from .errors import (
     FORBIDDEN_CODES,
@@ -78,12 +79,7 @@ class S3Settings:
         return self.multipart_threshold_mb * MIB
 
     def endpoint(self) -> str | None:
-        url = (self.endpoint_url or "").strip()
-        if not url:
-            return None
-        if "://" not in url:
-            url = ("https://" if self.use_ssl else "http://") + url
-        return url
+        return endpoint_with_scheme(self.endpoint_url, use_ssl=self.use_ssl)
 
 
 class S3Client:
