@@ -37,6 +37,13 @@ SCREENSHOT_DIRS = (
 # The day the README's command materializes, and one more so the Plots view has a series.
 OTHER_DAY = "2024-01-09"
 UI_TIMEOUT_MS = 60_000
+MIN_DRAWN_PIXELS = 500
+OPAQUE_PIXELS_OVER = """([canvas, least]) => {
+    const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let opaque = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) opaque++;
+    return opaque > least;
+}"""
 
 
 def readme_charts_command(render: Render) -> str:
@@ -147,16 +154,9 @@ def test_the_plots_view_draws_the_trend_numbers(served, browser, tmp_path) -> No
     for index in range(canvases.count()):
         canvas = canvases.nth(index)
         canvas.scroll_into_view_if_needed()
-        # Something is drawn: the canvas has opaque pixels (axes, grid and the series' line).
-        drawn = canvas.evaluate(
-            """canvas => {
-                const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-                let opaque = 0;
-                for (let i = 3; i < data.length; i += 4) if (data[i] > 0) opaque++;
-                return opaque;
-            }"""
-        )
-        assert drawn > 500, (titles[index], drawn)
+        # Something is drawn: the canvas gets opaque pixels (axes, grid and the series' line).
+        # The charts animate in, so the count is polled until it is reached, not read once.
+        page.wait_for_function(OPAQUE_PIXELS_OVER, arg=[canvas.element_handle(), MIN_DRAWN_PIXELS])
     page.get_by_role("button", name="Plots").scroll_into_view_if_needed()
     page.mouse.wheel(0, 250)  # the plots, below the Metadata heading
     page.screenshot(path=tmp_path / SCREENSHOTS[1])

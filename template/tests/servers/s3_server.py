@@ -66,6 +66,8 @@ PORT_NAMES = (
 ADMIN_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
 # May read, write and list objects of existing buckets, not create buckets (no "Admin").
 RESTRICTED_ACTIONS = ["Read", "Write", "List", "Tagging"]
+# Volumes the server may create: one per bucket (a test session makes a few hundred at most).
+MAX_VOLUMES = 2000
 
 
 @dataclass(frozen=True)
@@ -340,6 +342,10 @@ class SeaweedFSProcess:
             f"-filer.localSocket={self.data_dir / 'filer.sock'}",
             # Tests stop and restart it; no grace period needed for a single volume server.
             "-volume.preStopSeconds=0",
+            # Every bucket takes a volume of its own. The default limit is free disk space / 128 MB,
+            # so on a machine with a few GB free the writes to the dozenth bucket or so failed with
+            # HTTP 500. Volumes are sparse files and test objects small: a fixed count holds.
+            f"-volume.max={MAX_VOLUMES}",
         ]
 
     def start(self, timeout_seconds: float = 30.0) -> None:
