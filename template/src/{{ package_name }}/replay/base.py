@@ -339,13 +339,35 @@ class WireFormat:
     def synthetic_symbols(self) -> list[str]:
         return [market.symbol for market in self.synthetic_markets]
 
+    def market_ids(self, payload: Any) -> dict[str, str]:
+        """Every id a market of the payload is known by -> the key it is listed under."""
+        return {i.native_id: i.native_id for i in self.parse_instruments(payload)}
+
+    def synthetic_id(self, market: SyntheticMarket) -> str:
+        """The id the exchange would give the synthesized market."""
+        return market.base + market.quote
+
     def markets_payload(self) -> Any:
         """A fresh copy of the markets payload replay serves: the recording (byte for byte when
         every configured symbol is recorded), then the synthesized markets."""
         payload = self.sample()
         if not self.synthetic_markets:
             return payload
-        return self.add_markets(payload, self.synthetic_markets)
+        return self.add_markets(self._without_displaced(payload), self.synthetic_markets)
+
+    def _without_displaced(self, payload: Any) -> Any:
+        """The recording without the markets no symbol asks for whose id a synthesized market
+        needs: "BTCU/SDT" is BTCUSDT on Binance as BTC/USDT is, and an exchange lists one market
+        per id. A configured market keeps its id (claim_id then names the clash)."""
+        recorded = self.parse_instruments(payload)
+        configured = {i.native_id for i in recorded if f"{i.base}/{i.quote}" in self.symbols}
+        ids = self.market_ids(payload)
+        claimed = {self.synthetic_id(market) for market in self.synthetic_markets}
+        displaced = {ids[name] for name in claimed & ids.keys()} - configured
+        if not displaced:
+            return payload
+        kept = {i.native_id for i in recorded} - displaced
+        return self.keep_instruments(payload, kept)
 
     def claim_id(self, taken: set[str], native_id: str, market: SyntheticMarket) -> str:
         """`native_id` for a synthesized market, unless a recorded or earlier market has it."""

@@ -82,12 +82,12 @@ class BinanceWire(WireFormat):
 
     def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
         symbols = payload["symbols"]
-        taken = {entry["symbol"] for entry in symbols}
+        taken = set(self.market_ids(payload))
         for market in markets:
             # Shaped like a recorded symbol with the same quote asset (else the first one).
             model = next((s for s in symbols if s["quoteAsset"] == market.quote), symbols[0])
             entry = copy.deepcopy(model)
-            entry["symbol"] = self.claim_id(taken, market.base + market.quote, market)
+            entry["symbol"] = self.claim_id(taken, self.synthetic_id(market), market)
             entry["status"] = "TRADING"
             entry["baseAsset"], entry["quoteAsset"] = market.base, market.quote
             for key in ("baseAssetPrecision", "quotePrecision", "quoteAssetPrecision"):

@@ -98,11 +98,11 @@ class BybitWire(WireFormat):
 
     def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
         instruments = payload["result"]["list"]
-        taken = {entry["symbol"] for entry in instruments}
+        taken = set(self.market_ids(payload))
         for market in markets:
             model = next((i for i in instruments if i["quoteCoin"] == market.quote), instruments[0])
             entry = copy.deepcopy(model)
-            entry["symbol"] = self.claim_id(taken, market.base + market.quote, market)
+            entry["symbol"] = self.claim_id(taken, self.synthetic_id(market), market)
             entry.update(
                 {"baseCoin": market.base, "quoteCoin": market.quote, "innovation": "0"},
                 status="Trading",

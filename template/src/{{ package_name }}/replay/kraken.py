@@ -124,16 +124,23 @@ class KrakenWire(WireFormat):
         payload["result"] = {key: entry for key, entry in result.items() if key in native_ids}
         return payload
 
+    def market_ids(self, payload: Any) -> dict[str, str]:
+        """Pairs are keyed by their legacy name (XXBTZUSD) and also known by their altname."""
+        pairs = payload["result"]
+        return {key: key for key in pairs} | {entry["altname"]: key for key, entry in pairs.items()}
+
+    def synthetic_id(self, market: SyntheticMarket) -> str:
+        return short_name(native_asset(market.base)) + short_name(native_asset(market.quote))
+
     def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
         pairs = payload["result"]
-        taken = set(pairs) | {entry["altname"] for entry in pairs.values()}
+        taken = set(self.market_ids(payload))
         for market in markets:
             base, quote = native_asset(market.base), native_asset(market.quote)
-            altname = short_name(base) + short_name(quote)
             model = next((p for p in pairs.values() if p["quote"] == quote), None)
             entry = copy.deepcopy(model or next(iter(pairs.values())))
             entry.update(
-                altname=altname,
+                altname=self.synthetic_id(market),
                 wsname=f"{short_name(base)}/{short_name(quote)}",
                 base=base,
                 quote=quote,
@@ -150,7 +157,7 @@ class KrakenWire(WireFormat):
             )
             for key in ("long_position_limit", "short_position_limit"):
                 entry.pop(key, None)
-            pairs[self.claim_id(taken, altname, market)] = entry
+            pairs[self.claim_id(taken, self.synthetic_id(market), market)] = entry
         return payload
 
     def _resolve(self, name: str) -> tuple[str, dict[str, Any]] | None:

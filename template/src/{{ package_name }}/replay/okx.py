@@ -85,16 +85,19 @@ class OkxWire(WireFormat):
     def _error(code: str, message: str) -> Response:
         return Response(200, {"code": code, "msg": message, "data": []})
 
+    def synthetic_id(self, market: SyntheticMarket) -> str:
+        return f"{market.base}-{market.quote}"
+
     def add_markets(self, payload: Any, markets: list[SyntheticMarket]) -> Any:
         instruments = payload["data"]
-        taken = {entry["instId"] for entry in instruments}
+        taken = set(self.market_ids(payload))
         next_code = max(int(entry["instIdCode"]) for entry in instruments) + 1
         for market in markets:
             model = next((i for i in instruments if i["quoteCcy"] == market.quote), instruments[0])
             entry = copy.deepcopy(model)
             lot = fmt(market.lot, 8, strip=True)
             entry.update(
-                instId=self.claim_id(taken, f"{market.base}-{market.quote}", market),
+                instId=self.claim_id(taken, self.synthetic_id(market), market),
                 instIdCode=next_code,
                 baseCcy=market.base,
                 quoteCcy=market.quote,
