@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy import URL
 
 CATALOG_INIT_ATTEMPTS = 5
+CATALOG_CREATION_CLASHES = ("already exists", "duplicate key value")
 #: Input metadata keys of a load as of a snapshot or a time, and of an extra row filter.
 SNAPSHOT_ID_KEY = "snapshot_id"
 AS_OF_KEY = "as_of"
@@ -171,7 +172,7 @@ class IcebergIOManager(TableIOManager):
         """The SQL catalog (one per manager instance; its tables are made on first use)."""
         if self._catalog is None:
             from pyiceberg.catalog.sql import SqlCatalog
-            from sqlalchemy.exc import OperationalError
+            from sqlalchemy.exc import DBAPIError
 
             url = self._url()
             if url.drivername.startswith("sqlite") and url.database:
@@ -181,12 +182,14 @@ class IcebergIOManager(TableIOManager):
                 "warehouse": self._warehouse_uri(),
                 **self._file_io_properties(),
             }
-            # Processes opening a new catalog at once race to create its tables; the loser
-            # finds them on the next attempt.
+            # Writers opening a new catalog at once race to create its tables; the loser
+            # finds them on the next attempt. The loser hears "table ... already exists" from
+            # SQLite, DuplicateTable or a duplicate pg_type key from PostgreSQL.
             self._catalog = retry_call(
                 lambda: SqlCatalog(self.catalog_name, **properties),
                 retry_on=lambda error: (
-                    isinstance(error, OperationalError) and "already exists" in str(error)
+                    isinstance(error, DBAPIError)
+                    and any(clash in str(error) for clash in CATALOG_CREATION_CLASHES)
                 ),
                 backoff=Backoff(attempts=CATALOG_INIT_ATTEMPTS, initial_seconds=0.05),
             )
