@@ -21,7 +21,7 @@ from .cypher import match, quote, where
 from .engine import GraphConnection
 from .swap import connect_to_copy
 from .target import GraphTarget, graph_target
-from .writes import transaction
+from .writes import delete_slice, transaction
 
 
 def _count(connection: GraphConnection, stored: StoredTable, target: GraphTarget) -> int:
@@ -77,13 +77,7 @@ def graph_delete(
                     )
                 connection.execute(f"DROP TABLE {quote(stored.name)}")
                 return
-            condition, params = where(target, stored)
-            detach = "DETACH " if stored.kind == "NODE" else ""
-            connection.execute(
-                f"{match(stored, target, endpoints=False)} WHERE {condition} "
-                f"{detach}DELETE {target.variable}",
-                params,
-            )
+            delete_slice(connection, stored, target)
 
     if replace_atomically:
 

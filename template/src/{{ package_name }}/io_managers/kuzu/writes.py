@@ -136,13 +136,7 @@ def _write(
     elif meta.write_mode == "overwrite":
         # Every day (partition) of the output in one statement; a table that other tables
         # reference keeps its definition and loses its rows.
-        condition, params = where(target, stored)
-        detach = "DETACH " if stored.kind == "NODE" else ""
-        connection.execute(
-            f"{match(stored, target, endpoints=False)} WHERE {condition} "
-            f"{detach}DELETE {target.variable}",
-            params,
-        )
+        delete_slice(connection, stored, target)
 
     ordered = frame.select(stored.columns(target.rel))
     if meta.write_mode == "upsert" and stored.kind == "NODE":
@@ -256,6 +250,17 @@ def _drift(
     except SchemaDriftError as error:
         return error
     return None
+
+
+def delete_slice(connection: GraphConnection, stored: StoredTable, target: GraphTarget) -> None:
+    """Delete the rows of the target's partitions (nodes with their relationships)."""
+    condition, params = where(target, stored)
+    detach = "DETACH " if stored.kind == "NODE" else ""
+    connection.execute(
+        f"{match(stored, target, endpoints=False)} WHERE {condition} "
+        f"{detach}DELETE {target.variable}",
+        params,
+    )
 
 
 def _drop_table(connection: GraphConnection, stored: StoredTable, target: GraphTarget) -> None:
