@@ -27,12 +27,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 from .errors import MetadataError, UnsafeExpressionError
 from .naming import IDENTIFIER_PATTERN, IDENTIFIER_RULE, quote_identifier
@@ -49,15 +49,17 @@ GRAMMAR = (
     "(docs/io-managers.md, 'Partition expressions')"
 )
 
+# sqlglot's type names -> ours. sqlglot is imported where an expression is parsed: a plain
+# column name (the usual partition_expr) never loads it, nor does the code location.
 _CAST_TYPES = {
-    exp.DataType.Type.DATE: "date",
-    exp.DataType.Type.TIMESTAMP: "timestamp",
-    exp.DataType.Type.TIMESTAMPNTZ: "timestamp",
-    exp.DataType.Type.BIGINT: "bigint",
-    exp.DataType.Type.INT: "integer",
-    exp.DataType.Type.DOUBLE: "double",
-    exp.DataType.Type.VARCHAR: "text",
-    exp.DataType.Type.TEXT: "text",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMPNTZ": "timestamp",
+    "BIGINT": "bigint",
+    "INT": "integer",
+    "DOUBLE": "double",
+    "VARCHAR": "text",
+    "TEXT": "text",
 }
 _FORMAT_PATTERN = re.compile(r"(?:%[YmdHMS]|[-/:. ])+")
 _PG_FORMAT = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
@@ -209,6 +211,9 @@ def parse_partition_expr(text: str, *, asset: str) -> PartitionExpr:
         raise refuse(f"it is longer than {MAX_LENGTH} characters")
     if "\x00" in text:
         raise refuse("it holds a NUL character")
+    import sqlglot
+    from sqlglot.errors import SqlglotError
+
     try:
         tokens = sqlglot.tokenize(text, read="duckdb")
         statements = sqlglot.parse(text, read="duckdb")
@@ -239,6 +244,8 @@ def parse_partition_expr(text: str, *, asset: str) -> PartitionExpr:
 
 
 def _check(node: exp.Expr, columns: list[str], refuse: Callable[[str], Exception]) -> Node:
+    from sqlglot import exp
+
     def sub(child: exp.Expr | None) -> Node:
         if child is None:
             raise refuse(f"{node.sql()!r} is incomplete")
@@ -273,7 +280,7 @@ def _check(node: exp.Expr, columns: list[str], refuse: Callable[[str], Exception
             return Arithmetic(op, sub(node.this), sub(node.expression))  # type: ignore[arg-type]
     if type(node) is exp.Cast:
         to = node.args.get("to")
-        target = _CAST_TYPES.get(to.this) if isinstance(to, exp.DataType) else None
+        target = _CAST_TYPES.get(to.this.name) if isinstance(to, exp.DataType) else None
         if target is None or (isinstance(to, exp.DataType) and to.expressions):
             raise refuse(
                 f"CAST to {to.sql() if to is not None else '?'} is not supported; cast to "
