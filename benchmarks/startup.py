@@ -23,6 +23,7 @@ HEAVY_MODULES = (
     "PIL",
     "pyiceberg",
     "opentelemetry",
+    "sqlglot",
 )
 
 
