@@ -144,6 +144,8 @@ def test_the_plots_view_draws_the_trend_numbers(served, browser, tmp_path) -> No
             for name in ("return", "volatility")
         ),
     ]
+    from playwright.sync_api import TimeoutError as NotDrawn
+
     canvases = page.locator("canvas")
     canvases.nth(len(series) - 1).wait_for()
     titles = [
@@ -156,7 +158,12 @@ def test_the_plots_view_draws_the_trend_numbers(served, browser, tmp_path) -> No
         canvas.scroll_into_view_if_needed()
         # Something is drawn: the canvas gets opaque pixels (axes, grid and the series' line).
         # The charts animate in, so the count is polled until it is reached, not read once.
-        page.wait_for_function(OPAQUE_PIXELS_OVER, arg=[canvas.element_handle(), MIN_DRAWN_PIXELS])
+        try:
+            page.wait_for_function(
+                OPAQUE_PIXELS_OVER, arg=[canvas.element_handle(), MIN_DRAWN_PIXELS]
+            )
+        except NotDrawn:
+            pytest.fail(f"plot {titles[index]!r} drew {MIN_DRAWN_PIXELS} opaque pixels or fewer")
     page.get_by_role("button", name="Plots").scroll_into_view_if_needed()
     page.mouse.wheel(0, 250)  # the plots, below the Metadata heading
     page.screenshot(path=tmp_path / SCREENSHOTS[1])
