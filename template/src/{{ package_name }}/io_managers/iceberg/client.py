@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,23 @@ ALIASES: Mapping[str, str] = {
     "iceberg_partition_column": "partition_expr",
 }
 SNAPSHOT_PROPS_KEY = "iceberg_snapshot_props"
+
+
+def _quiet_empty_deletes() -> None:
+    """Hide pyiceberg's warning for a delete that matches no row, for this module's calls only.
+
+    A partition's first write and an upsert of new keys delete nothing by design. pyiceberg
+    names its caller (this module), so the filter leaves users' own pyiceberg calls as they
+    were. It is (re)installed before each delete rather than once at import because test
+    runners reset the filters imports set; unlike `warnings.catch_warnings` around the call, it
+    never swaps the process's filter list back, so a thread warning meanwhile loses nothing.
+    """
+    warnings.filterwarnings(
+        "ignore",
+        message="Delete operation did not match any records",
+        category=UserWarning,
+        module=re.escape(__name__) + "$",
+    )
 
 
 class IcebergCommitError(IOManagerError, RuntimeError):
@@ -373,6 +391,7 @@ class IcebergClient(TableClient[IcebergSession]):
 
         session.dropped.discard(table)
         pending = session.transaction(table)
+        _quiet_empty_deletes()
         pending.delete(AlwaysTrue(), snapshot_properties=session.properties)
         schema = Catalog._convert_schema_if_needed(arrow.schema)
         wanted = {f.name: f.field_type for f in schema.fields}
@@ -401,6 +420,7 @@ class IcebergClient(TableClient[IcebergSession]):
     def empty_table(self, session: IcebergSession, table: TableName) -> None:
         from pyiceberg.expressions import AlwaysTrue
 
+        _quiet_empty_deletes()
         session.transaction(table).delete(AlwaysTrue(), snapshot_properties=session.properties)
 
     def add_column(
@@ -417,10 +437,8 @@ class IcebergClient(TableClient[IcebergSession]):
     def delete_slice(
         self, session: IcebergSession, table: TableName, where: str, params: list[Any]
     ) -> None:
-        with warnings.catch_warnings():
-            # A partition's first write deletes nothing: expected, not worth a warning.
-            warnings.filterwarnings("ignore", "Delete operation did not match any records")
-            session.transaction(table).delete(params[0], snapshot_properties=session.properties)
+        _quiet_empty_deletes()
+        session.transaction(table).delete(params[0], snapshot_properties=session.properties)
 
     def insert(self, session: IcebergSession, table: TableName, frame: pl.DataFrame) -> None:
         # pyiceberg matches the frame's columns to the table's by name, in any order.
