@@ -17,7 +17,6 @@ from pydantic import Field
 
 from .core.frames import encode_frame_schema
 from .core.naming import TableName, quote_identifier
-from .core.partitions import TemporalKind
 from .core.payloads import RefusedDtypes
 from .duckdb_connection import (
     DuckDBConnector,
@@ -30,7 +29,7 @@ from .duckdb_connection import (
     threads_field,
 )
 from .tables import FrameWrite, SliceRead, TableClient, TableInfo, TableIOManager
-from .tables.client import Context, Param, Row, Types, kind_error
+from .tables.client import Context, Param, Row, Types
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -243,16 +242,6 @@ class DuckDBClient(TableClient[DuckDBSession]):
         # The types DuckDB gives the Arrow columns: what a CREATE TABLE AS would declare.
         describe = f"DESCRIBE SELECT * FROM {session.incoming(frame)}"  # noqa: S608 - constant
         return {row[0]: row[1] for row in session.execute(describe)}
-
-    def temporal_kind(self, info: TableInfo, column: str, asset: str) -> TemporalKind:
-        data_type = info.column_types[column]
-        if data_type == "DATE":
-            return "date"
-        if data_type in {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}:
-            return "timestamptz"
-        if data_type.startswith("TIMESTAMP"):
-            return "timestamp"
-        raise kind_error(asset, column, data_type)
 
     # ---------------------------------------------------------------- catalog and DDL
 

@@ -282,6 +282,27 @@ def table_filters(
 
 
 TemporalKind = Literal["date", "timestamp", "timestamptz"]
+_ZONED_TYPES = ("timestamptz", "timestamp with time zone", "timestamp_tz")
+
+
+def temporal_kind_of(data_type: str) -> TemporalKind | None:
+    """How window bounds are bound for a column of this catalog type, in any engine's spelling
+    (PostgreSQL, DuckDB, SQLite, Iceberg, Kuzu); None when it is not a date or timestamp.
+
+    Example::
+
+        temporal_kind_of("timestamp with time zone")  # "timestamptz"
+        temporal_kind_of("TIMESTAMP_NS")  # "timestamp"
+        temporal_kind_of("VARCHAR")  # None
+    """
+    name = data_type.strip().lower()
+    if name == "date":
+        return "date"
+    if name.startswith(_ZONED_TYPES):
+        return "timestamptz"
+    if name.startswith(("timestamp", "datetime")):
+        return "timestamp"
+    return None
 
 
 def window_bounds(window: TimeWindow, kind: TemporalKind) -> tuple[Any, Any]:

@@ -30,7 +30,7 @@ from ..core.errors import IOManagerError, MetadataError, MissingDataError
 from ..core.frames import encode_frame_schema
 from ..core.metadata import WriteMode
 from ..core.naming import TableName
-from ..core.partitions import ColumnFilter, TemporalKind
+from ..core.partitions import ColumnFilter
 from ..core.telemetry import span_attributes, storage_span
 from ..tables.client import (
     Context,
@@ -42,7 +42,6 @@ from ..tables.client import (
     TableInfo,
     Types,
     check_filter_columns,
-    kind_error,
 )
 from .filters import add_partition_fields, describe, row_filter
 from .types import MANAGER, REFUSED_DTYPES, check_values, iceberg_arrow
@@ -323,16 +322,6 @@ class IcebergClient(TableClient[IcebergSession]):
 
         schema = Catalog._convert_schema_if_needed(session.arrow(frame).schema)
         return {f.name: str(f.field_type) for f in schema.fields}
-
-    def temporal_kind(self, info: TableInfo, column: str, asset: str) -> TemporalKind:
-        data_type = info.column_types[column]
-        if data_type == "date":
-            return "date"
-        if data_type == "timestamptz":
-            return "timestamptz"
-        if data_type == "timestamp":
-            return "timestamp"
-        raise kind_error(asset, column, data_type)
 
     def where(
         self, filters: Sequence[ColumnFilter], info: TableInfo, asset: str

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.errors import MetadataError
 from ..core.naming import validate_identifier
-from ..core.partitions import TemporalKind, build_where_clause
+from ..core.partitions import TemporalKind, build_where_clause, temporal_kind_of
 from .catalog import StoredTable
 from .target import GraphTarget
 
@@ -71,9 +71,10 @@ def temporal_kind(stored: StoredTable, column: str, asset: str) -> TemporalKind:
             f"Asset {asset}: partition_expr column {column!r} is not a property of "
             f"{stored.describe()} (properties: {', '.join(stored.properties)})."
         )
-    if kuzu_type == "DATE":
+    kind = temporal_kind_of(kuzu_type)
+    if kind == "date":
         return "date"
-    if kuzu_type.startswith("TIMESTAMP"):
+    if kind is not None:
         # Kuzu TIMESTAMP holds UTC instants without a zone: bind naive UTC bounds.
         return "timestamp"
     raise MetadataError(

@@ -17,8 +17,7 @@ import polars as pl
 from ..core.errors import UnsupportedTypeError
 from ..core.frames import encode_frame_schema
 from ..core.naming import TableName, quote_identifier
-from ..core.partitions import TemporalKind
-from ..tables.client import FrameWrite, SliceRead, TableInfo, Types, kind_error
+from ..tables.client import FrameWrite, SliceRead, TableInfo, Types
 from ..tables.statements import merge_statements
 from .common import SQLClient
 from .connection import SQLSession, trusted_sql
@@ -134,16 +133,6 @@ class PostgresClient(SQLClient):
             on_conflict=info.has_unique_key(key),
         ):
             session.execute(statement)
-
-    def temporal_kind(self, info: TableInfo, column: str, asset: str) -> TemporalKind:
-        data_type = info.column_types[column]
-        if data_type == "date":
-            return "date"
-        if data_type == "timestamp with time zone":
-            return "timestamptz"
-        if data_type == "timestamp without time zone":
-            return "timestamp"
-        raise kind_error(asset, column, data_type)
 
     def read(self, session: SQLSession, request: SliceRead) -> pl.DataFrame:
         types = request.info.column_types

@@ -19,14 +19,13 @@ from ..core.errors import UnsupportedTypeError
 from ..core.expressions import SQLITE_TIMESTAMP_DIGITS
 from ..core.frames import encode_frame_schema
 from ..core.naming import TableName, quote_identifier, validate_identifier
-from ..core.partitions import ColumnFilter, TemporalKind, build_where_clause
+from ..core.partitions import ColumnFilter, build_where_clause
 from ..tables.client import (
     FrameWrite,
     SliceRead,
     TableInfo,
     Types,
     check_filter_columns,
-    kind_error,
 )
 from ..tables.statements import merge_statements
 from .common import SQLClient
@@ -171,16 +170,6 @@ class SQLiteClient(SQLClient):
         ):
             session.execute(statement)
         session.execute(f"DROP TABLE {stage}")
-
-    def temporal_kind(self, info: TableInfo, column: str, asset: str) -> TemporalKind:
-        data_type = info.column_types[column].upper()
-        if data_type == "DATE":
-            return "date"
-        if data_type == "TIMESTAMPTZ":
-            return "timestamptz"
-        if data_type.startswith(("TIMESTAMP", "DATETIME")):
-            return "timestamp"
-        raise kind_error(asset, column, data_type)
 
     def where(
         self, filters: Sequence[ColumnFilter], info: TableInfo, asset: str

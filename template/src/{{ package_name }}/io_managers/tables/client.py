@@ -23,7 +23,12 @@ from ..core.expressions import Dialect
 from ..core.frames import decode_frame_schema
 from ..core.metadata import WriteMode
 from ..core.naming import TableName, quote_identifier
-from ..core.partitions import ColumnFilter, TemporalKind, build_where_clause
+from ..core.partitions import (
+    ColumnFilter,
+    TemporalKind,
+    build_where_clause,
+    temporal_kind_of,
+)
 from ..core.payloads import NOTHING_REFUSED, RefusedDtypes
 
 T = TypeVar("T")
@@ -208,9 +213,13 @@ class TableClient(ABC, Generic[S]):
     def frame_types(self, session: S, frame: pl.DataFrame, asset: str) -> dict[str, str]:
         """The backend's column type of each column of ``frame``, as its catalog names them."""
 
-    @abstractmethod
     def temporal_kind(self, info: TableInfo, column: str, asset: str) -> TemporalKind:
         """How partition bounds of ``column`` are bound: date, timestamp or timestamptz."""
+        data_type = info.column_types[column]
+        kind = temporal_kind_of(data_type)
+        if kind is None:
+            raise kind_error(asset, column, data_type)
+        return kind
 
     def where(
         self, filters: Sequence[ColumnFilter], info: TableInfo, asset: str
