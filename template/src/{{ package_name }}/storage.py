@@ -5,12 +5,16 @@ Run from the project directory (the environment's `.env` is read as `dg dev` rea
     uv run python -m <package>.storage describe market/ohlcv --partition 2024-01-02
     uv run python -m <package>.storage exists raw/binance_ohlcv --partition 2024-01-02
     uv run python -m <package>.storage delete market/ohlcv --partition 2024-01-02 --env dev
+    uv run python -m <package>.storage remove-orphans market/ohlcv --older-than-hours 72 --dry-run
 
 The asset's IO manager is the one its environment binds to the asset's `io_manager_key`; its
 storage metadata and partitions come from the asset's definition. `describe` prints JSON,
 `exists` prints yes or no (exit status 0 or 1), `delete` removes that day only (one
 transaction), or the whole asset when it is unpartitioned; deleting what is not stored is a
-no-op. Errors (an unknown asset, a partition the asset does not have) exit with status 2.
+no-op. `remove-orphans` (Iceberg tables only) deletes the files of the asset's table that no
+snapshot references and that are older than `--older-than-hours` (what a killed write leaves);
+`--dry-run` lists them only. Errors (an unknown asset, a partition the asset does not have)
+exit with status 2.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-COMMANDS = ("describe", "exists", "delete")
+COMMANDS = ("describe", "exists", "delete", "remove-orphans")
 
 
 def storage_of(asset: str, environment: str | None = None) -> tuple[Any, Any, Any]:
@@ -56,6 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("asset", help="asset key, e.g. market/ohlcv")
     parser.add_argument("--partition", help="partition key (a day, YYYY-MM-DD)")
     parser.add_argument("--env", help="dev, staging or prod (default: DAGSTER_ENV, else dev)")
+    parser.add_argument(
+        "--older-than-hours",
+        type=float,
+        default=72.0,
+        help="remove-orphans: only files last modified this long ago (default 72), so a write "
+        "still running keeps its files",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="remove-orphans: list the files, delete nothing"
+    )
     args = parser.parse_args(argv)
 
     values = dotenv_values(Path.cwd() / ".env")
@@ -68,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "describe":
             info = manager.describe(key, args.partition, definition=defs)
             print(json.dumps(info.as_dict(), indent=2))
+        elif args.command == "remove-orphans":
+            return remove_orphans(manager, key, defs, args)
         elif args.command == "exists":
             found = manager.exists(key, args.partition, definition=defs)
             print("yes" if found else "no")
@@ -80,6 +96,36 @@ def main(argv: list[str] | None = None) -> int:
         message = error.description if isinstance(error, IOManagerError) else str(error)
         print(f"error: {message}", file=sys.stderr)
         return 2
+    return 0
+
+
+def remove_orphans(manager: Any, key: Any, defs: Any, args: argparse.Namespace) -> int:
+    """The ``remove-orphans`` command: list, then (unless ``--dry-run``) delete the orphans."""
+    import datetime as dt
+
+    if not hasattr(manager, "remove_orphan_files"):
+        raise ValueError(
+            f"remove-orphans applies to assets stored as Iceberg tables; {args.asset} is "
+            f"stored by {type(manager).__name__} here (TRANSFORM_STORE=iceberg binds Iceberg)."
+        )
+    if args.partition:
+        raise ValueError("remove-orphans works on the asset's whole table: drop --partition.")
+    if args.older_than_hours < 0:
+        raise ValueError(f"--older-than-hours must be 0 or more, got {args.older_than_hours}.")
+    orphans = manager.remove_orphan_files(
+        key,
+        older_than=dt.timedelta(hours=args.older_than_hours),
+        dry_run=args.dry_run,
+        definition=defs,
+    )
+    for orphan in orphans:
+        print(f"{orphan.uri}\t{orphan.size}")
+    done = "Would remove" if args.dry_run else "Removed"
+    size_mb = sum(orphan.size for orphan in orphans) / 1e6
+    print(
+        f"{done} {len(orphans)} files ({size_mb:.1f} MB) of {args.asset} that no snapshot "
+        f"references, last modified over {args.older_than_hours:g} h ago."
+    )
     return 0
 
 

@@ -182,6 +182,15 @@ def storage_context(
     )
 
 
+def whole_asset_context(asset: AssetRef, definition: Definition | None) -> OutputContext:
+    """An output context of the asset as a whole (no partition), to find where it is stored."""
+    key = asset_key_of(asset)
+    if definition is None and isinstance(asset, AssetsDefinition | AssetSpec):
+        definition = asset
+    metadata = _from_definition(key, definition)[0] if definition is not None else {}
+    return build_output_context(asset_key=key, definition_metadata=dict(metadata))
+
+
 class StorageAPI:
     """``exists``, ``delete`` and ``describe`` on top of three hooks each store implements.
 

@@ -1,9 +1,11 @@
 """IcebergIOManager and its pieces: the manager and its settings (``manager``), the pyiceberg
 client under the shared table-store algorithm (``client``), partition filters and specs
-(``filters``), dtype conversion (``types``). pyiceberg is imported inside functions only.
+(``filters``), dtype conversion (``types``), orphan-file removal (``maintenance``). pyiceberg
+is imported inside functions only.
 """
 
 from .client import IcebergClient, IcebergCommitError, IcebergSettings, ReadOptions
+from .maintenance import OrphanFile
 from .manager import IcebergIOManager
 
 __all__ = [
@@ -11,5 +13,6 @@ __all__ = [
     "IcebergCommitError",
     "IcebergIOManager",
     "IcebergSettings",
+    "OrphanFile",
     "ReadOptions",
 ]

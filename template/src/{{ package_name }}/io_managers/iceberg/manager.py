@@ -20,10 +20,12 @@ from pydantic import Field, PrivateAttr
 from ...retry import Backoff, retry_call
 from ..core.config import endpoint_with_scheme
 from ..core.context import asset_label
-from ..core.errors import MetadataError
+from ..core.errors import MetadataError, MissingDataError
 from ..core.metadata import WriteMode
+from ..core.storage import AssetRef, Definition, whole_asset_context
 from ..tables import TableIOManager, TableStore
 from .client import IcebergClient, IcebergSettings, ReadOptions
+from .maintenance import DEFAULT_ORPHAN_AGE, OrphanFile, orphan_files, remove_files
 
 if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
@@ -212,6 +214,42 @@ class IcebergIOManager(TableIOManager):
                 read=read or ReadOptions(),
             )
         )
+
+    def remove_orphan_files(
+        self,
+        asset_key: AssetRef,
+        *,
+        older_than: dt.timedelta = DEFAULT_ORPHAN_AGE,
+        dry_run: bool = False,
+        definition: Definition | None = None,
+    ) -> list[OrphanFile]:
+        """Delete the files of the asset's table that nothing of the table references (what a
+        killed write or ``expire_snapshots`` leaves), last modified over ``older_than`` ago.
+
+        Returns them (with ``dry_run``, only lists them). Every snapshot still reads as before;
+        a write running now keeps its files as long as it is younger than ``older_than``.
+
+        Example::
+
+            for orphan in manager.remove_orphan_files("market/ohlcv", definition=defs):
+                print(orphan.uri, orphan.size)
+        """
+        from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+        context = whole_asset_context(asset_key, definition)
+        asset = asset_label(context)
+        _meta, table, _selection, _filters = self._store()._target(context, asset)
+        try:
+            loaded = self.catalog().load_table((table.schema, table.table))
+        except (NoSuchTableError, NoSuchNamespaceError) as error:
+            raise MissingDataError(
+                f"Nothing stored for asset {asset}: table {table.display()} does not exist in "
+                f"{self.masked_catalog_uri()}."
+            ) from error
+        orphans = orphan_files(loaded, older_than=older_than)
+        if not dry_run:
+            remove_files(loaded, orphans)
+        return orphans
 
     def load_input(self, context: InputContext) -> pl.DataFrame:
         read = read_options(context.definition_metadata or {}, asset=asset_label(context))
