@@ -122,9 +122,10 @@ def remove_orphans(manager: Any, key: Any, defs: Any, args: argparse.Namespace) 
         print(f"{orphan.uri}\t{orphan.size}")
     done = "Would remove" if args.dry_run else "Removed"
     size_mb = sum(orphan.size for orphan in orphans) / 1e6
+    files = f"{len(orphans)} file" + ("" if len(orphans) == 1 else "s")
     print(
-        f"{done} {len(orphans)} files ({size_mb:.1f} MB) of {args.asset} that no snapshot "
-        f"references, last modified over {args.older_than_hours:g} h ago."
+        f"{done} {files} ({size_mb:.1f} MB) of {args.asset} that no snapshot references, last "
+        f"modified over {args.older_than_hours:g} h ago."
     )
     return 0
 
