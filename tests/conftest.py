@@ -136,12 +136,15 @@ DEMO_DAYS: dict[str, str] = {
     "leap_day_1d": "2024-02-29",
 }
 
-# How much of its own suite each render runs. Storage backends and the process topology do
-# not depend on the answers: the defaults run the whole suite; the 4h render and the 1m render
-# on every exchange what the answers change (exchanges, symbols, timeframe, names); the others
-# the replay, extract, pipeline and definitions tests their edges reach (every exchange is
-# already covered by the 1m render).
-ANSWER_INDEPENDENT = ["--ignore-glob=tests/test_io_*.py", "--ignore=tests/test_topology.py"]
+# How much of its own suite each render runs, in parts that run as separate tests. Storage
+# backends and the process topology do not depend on the answers: the defaults run the whole
+# suite, split in two parts of similar length (what the answers change, and storage) so that
+# the two halves can run on different workers; the 4h render and the 1m render on every
+# exchange what the answers change (exchanges, symbols, timeframe, names); the others the
+# replay, extract, pipeline and definitions tests their edges reach (every exchange is already
+# covered by the 1m render). A path with `*` is a glob, expanded in the render.
+STORAGE_TESTS = ["tests/test_io_*.py", "tests/test_topology.py"]
+ANSWER_DEPENDENT_TESTS = ["--ignore-glob=tests/test_io_*.py", "--ignore=tests/test_topology.py"]
 EDGE_TESTS = [
     "tests/test_exchange.py",
     "tests/test_replay_synthetic.py",
@@ -157,14 +160,32 @@ LATE_START_TESTS = [
     "tests/test_storage_cli.py",
     "tests/test_any_store.py",
 ]
-SUITES: dict[str, list[str]] = {
-    "defaults": [],
-    "all_exchanges_15m": LATE_START_TESTS,
-    "kraken_okx_4h": ANSWER_INDEPENDENT,
-    "unicode_1m_every_exchange": ANSWER_INDEPENDENT,
-    "earliest_day_5m_unrecorded": EDGE_TESTS,
-    "leap_day_1d": EDGE_TESTS,
+SUITES: dict[str, dict[str, list[str]]] = {
+    "defaults": {"answer-dependent": ANSWER_DEPENDENT_TESTS, "storage": STORAGE_TESTS},
+    "all_exchanges_15m": {"late-start": LATE_START_TESTS},
+    "kraken_okx_4h": {"answer-dependent": ANSWER_DEPENDENT_TESTS},
+    "unicode_1m_every_exchange": {"answer-dependent": ANSWER_DEPENDENT_TESTS},
+    "earliest_day_5m_unrecorded": {"edges": EDGE_TESTS},
+    "leap_day_1d": {"edges": EDGE_TESTS},
 }
+# The xdist group of a suite part other than the answer set's own, so that xdist can put it on
+# another worker (which then renders the answer set once more, about a minute).
+SUITE_PART_GROUPS: dict[tuple[str, str], str] = {("defaults", "storage"): "defaults-storage"}
+
+
+def suite_arguments(project: Path, arguments: list[str]) -> list[str]:
+    """A suite part's pytest arguments, its globs expanded in the render (pytest takes none)."""
+    expanded: list[str] = []
+    for argument in arguments:
+        if "*" in argument and not argument.startswith("-"):
+            matches = sorted(
+                path.relative_to(project).as_posix() for path in project.glob(argument)
+            )
+            assert matches, f"{argument} matches no file in {project}"
+            expanded.extend(matches)
+        else:
+            expanded.append(argument)
+    return expanded
 
 
 @dataclass(frozen=True)

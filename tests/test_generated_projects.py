@@ -2,7 +2,14 @@
 tests."""
 
 import pytest
-from conftest import ANSWER_SETS, SUITES, installed_render, run_uv
+from conftest import (
+    ANSWER_SETS,
+    SUITE_PART_GROUPS,
+    SUITES,
+    installed_render,
+    run_uv,
+    suite_arguments,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -51,12 +58,34 @@ def test_definitions_validate(
     assert "All definitions loaded successfully." in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("answer_set", ANSWER_SET_PARAMS)
-def test_generated_test_suite_passes(answer_set: str, tmp_path_factory) -> None:
+SUITE_PARAMS = [
+    pytest.param(
+        name,
+        part,
+        marks=pytest.mark.xdist_group(SUITE_PART_GROUPS.get((name, part), name)),
+        id=f"{name}-{part}",
+    )
+    for name, parts in SUITES.items()
+    for part in parts
+]
+
+
+@pytest.mark.parametrize(("answer_set", "part"), SUITE_PARAMS)
+def test_generated_test_suite_passes(answer_set: str, part: str, tmp_path_factory) -> None:
     project = installed_render(answer_set, tmp_path_factory).path
     # The whole suite on the defaults, what the answers change on the others (conftest.SUITES).
+    # The timeout only catches a hang: a part takes 6 to 8 minutes alone, twice that on a busy
+    # machine.
     result = run_uv(
-        project, "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *SUITES[answer_set]
+        project,
+        "run",
+        "--frozen",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *suite_arguments(project, SUITES[answer_set][part]),
+        timeout=1800,
     )
     assert " passed" in result.stdout
     assert " skipped" not in result.stdout, result.stdout[-3000:]
