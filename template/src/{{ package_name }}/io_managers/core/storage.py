@@ -136,6 +136,20 @@ def _from_definition(
     return definition.specs_by_key[key].metadata, definition.partitions_def
 
 
+def _described(
+    asset: AssetRef, definition: Definition | None
+) -> tuple[AssetKey, Mapping[str, Any], PartitionsDefinition | None]:
+    """The asset's key, definition metadata and partitions; an asset definition describes
+    itself when no other definition is given."""
+    key = asset_key_of(asset)
+    if definition is None and isinstance(asset, AssetsDefinition | AssetSpec):
+        definition = asset
+    if definition is None:
+        return key, {}, None
+    metadata, partitions_def = _from_definition(key, definition)
+    return key, metadata, partitions_def
+
+
 def storage_context(
     asset: AssetRef, partition_key: str | None, definition: Definition | None
 ) -> OutputContext:
@@ -145,12 +159,7 @@ def storage_context(
     asset needs one (a delete or describe of every partition at once is not offered), an
     unpartitioned asset takes none, and the key must be one of the asset's partitions.
     """
-    key = asset_key_of(asset)
-    if definition is None and isinstance(asset, AssetsDefinition | AssetSpec):
-        definition = asset
-    metadata, partitions_def = (
-        _from_definition(key, definition) if definition is not None else ({}, None)
-    )
+    key, metadata, partitions_def = _described(asset, definition)
     label = key.to_user_string()
     if partition_key is None and partitions_def is not None:
         example = next(iter(partitions_def.get_partition_keys()), "<key>")
@@ -184,10 +193,7 @@ def storage_context(
 
 def whole_asset_context(asset: AssetRef, definition: Definition | None) -> OutputContext:
     """An output context of the asset as a whole (no partition), to find where it is stored."""
-    key = asset_key_of(asset)
-    if definition is None and isinstance(asset, AssetsDefinition | AssetSpec):
-        definition = asset
-    metadata = _from_definition(key, definition)[0] if definition is not None else {}
+    key, metadata, _ = _described(asset, definition)
     return build_output_context(asset_key=key, definition_metadata=dict(metadata))
 
 

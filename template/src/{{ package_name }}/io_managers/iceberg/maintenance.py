@@ -47,9 +47,17 @@ def referenced_files(table: Table) -> set[str]:
     metadata = table.metadata
     uris = {table.metadata_location, *(entry.metadata_file for entry in metadata.metadata_log)}
     uris.update(snapshot.manifest_list for snapshot in metadata.snapshots)
-    if metadata.snapshots:
-        uris.update(table.inspect.all_manifests().column("path").to_pylist())
-        uris.update(table.inspect.all_files().column("file_path").to_pylist())
+    # Snapshots share most manifests: each manifest list and each distinct manifest is read
+    # once. Entries of deleted files count too: older snapshots still name those files.
+    manifests = {
+        manifest.manifest_path: manifest
+        for snapshot in metadata.snapshots
+        for manifest in snapshot.manifests(table.io)
+    }
+    uris.update(manifests)
+    for manifest in manifests.values():
+        entries = manifest.fetch_manifest_entry(table.io, discard_deleted=False)
+        uris.update(entry.data_file.file_path for entry in entries)
     uris.update(stats.statistics_path for stats in metadata.statistics)
     uris.update(stats.statistics_path for stats in metadata.partition_statistics)
     io = _pyarrow_io(table)
