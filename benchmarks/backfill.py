@@ -28,6 +28,21 @@ PEAK_RSS = (
     "sys.exit(code)"
 )
 DAEMON_TIMEOUT_S = 900
+# Waits until the instance has argv[1] finished runs or argv[2] seconds passed; prints their
+# statuses.
+WAIT_FOR_RUNS = """
+import json, sys, time
+import dagster as dg
+expected, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+with dg.DagsterInstance.get() as instance:
+    while True:
+        statuses = [run.status.value for run in instance.get_runs()]
+        finished = all(s in {"SUCCESS", "FAILURE", "CANCELED"} for s in statuses)
+        if (len(statuses) == expected and finished) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+print(json.dumps(statuses))
+"""
 
 
 def _workspace(root: Path) -> dict[str, str]:
@@ -112,28 +127,19 @@ def _daemon_path(package: str, partitions: list[str], root: Path) -> dict[str, A
                 f"{' '.join(command)} exited with {submitted.returncode}:\n"
                 + (submitted.stdout + submitted.stderr)[-4000:]
             )
-        probe = (
-            "import dagster as dg, json\n"
-            "with dg.DagsterInstance.get() as instance:\n"
-            "    runs = instance.get_runs()\n"
-            "    print(json.dumps([r.status.value for r in runs]))\n"
+        # One process waits for the runs (a fresh process per poll would import Dagster each
+        # second and take a core from the runs it measures).
+        waited = subprocess.run(
+            [sys.executable, "-c", WAIT_FOR_RUNS, str(len(partitions)), str(DAEMON_TIMEOUT_S)],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
-        statuses: list[str] = []
-        while time.perf_counter() - started < DAEMON_TIMEOUT_S:
-            out = subprocess.run(
-                [sys.executable, "-c", probe],
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
-            statuses = json.loads(out.strip().splitlines()[-1]) if out.strip() else []
-            if len(statuses) == len(partitions) and all(
-                s in {"SUCCESS", "FAILURE", "CANCELED"} for s in statuses
-            ):
-                break
-            time.sleep(1)
+        if waited.returncode != 0:
+            raise RuntimeError(f"waiting for the daemon's runs failed:\n{waited.stderr[-4000:]}")
+        statuses: list[str] = json.loads(waited.stdout.strip().splitlines()[-1])
         seconds = time.perf_counter() - started
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
