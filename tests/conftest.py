@@ -138,12 +138,12 @@ DEMO_DAYS: dict[str, str] = {
 
 # How much of its own suite each render runs, in parts that run as separate tests. Storage
 # backends and the process topology do not depend on the answers: the defaults run the whole
-# suite, split in two parts of similar length (what the answers change, and storage) so that
-# the two halves can run on different workers; the 4h render and the 1m render on every
-# exchange what the answers change (exchanges, symbols, timeframe, names); the others the
-# replay, extract, pipeline and definitions tests their edges reach (every exchange is already
-# covered by the 1m render). A path with `*` is a glob, expanded in the render.
-STORAGE_TESTS = ["tests/test_io_*.py", "tests/test_topology.py"]
+# suite, in two parts of similar length (the IO manager tests, about 8 minutes alone, and the
+# rest) that can run on different workers; the 4h render and the 1m render on every exchange
+# what the answers change (exchanges, symbols, timeframe, names); the others the replay,
+# extract, pipeline and definitions tests their edges reach (every exchange is already covered
+# by the 1m render). A path with `*` is a glob, expanded in the render.
+IO_MANAGER_TESTS = ["tests/test_io_*.py"]
 ANSWER_DEPENDENT_TESTS = ["--ignore-glob=tests/test_io_*.py", "--ignore=tests/test_topology.py"]
 EDGE_TESTS = [
     "tests/test_exchange.py",
@@ -161,7 +161,7 @@ LATE_START_TESTS = [
     "tests/test_any_store.py",
 ]
 SUITES: dict[str, dict[str, list[str]]] = {
-    "defaults": {"answer-dependent": ANSWER_DEPENDENT_TESTS, "storage": STORAGE_TESTS},
+    "defaults": {"io-managers": IO_MANAGER_TESTS, "the-rest": ["--ignore-glob=tests/test_io_*.py"]},
     "all_exchanges_15m": {"late-start": LATE_START_TESTS},
     "kraken_okx_4h": {"answer-dependent": ANSWER_DEPENDENT_TESTS},
     "unicode_1m_every_exchange": {"answer-dependent": ANSWER_DEPENDENT_TESTS},
@@ -170,7 +170,20 @@ SUITES: dict[str, dict[str, list[str]]] = {
 }
 # The xdist group of a suite part other than the answer set's own, so that xdist can put it on
 # another worker (which then renders the answer set once more, about a minute).
-SUITE_PART_GROUPS: dict[tuple[str, str], str] = {("defaults", "storage"): "defaults-storage"}
+SUITE_PART_GROUPS: dict[tuple[str, str], str] = {("defaults", "io-managers"): "defaults-io"}
+
+# Long tests alone in their xdist group. xdist hands out the groups with the most tests first,
+# then the others in collection order: these are collected first so that none of them starts
+# last and runs alone at the end.
+LONG_SINGLE_GROUPS = ("defaults-io", "bench", "update-slow", "skip_tasks")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def xdist_group(item: pytest.Item) -> str | None:
+        marker = item.get_closest_marker("xdist_group")
+        return None if marker is None else (marker.args or [marker.kwargs.get("name")])[0]
+
+    items.sort(key=lambda item: xdist_group(item) not in LONG_SINGLE_GROUPS)
 
 
 def suite_arguments(project: Path, arguments: list[str]) -> list[str]:

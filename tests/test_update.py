@@ -15,7 +15,13 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import commit_all, copy_template_working_tree, git, run_uv
+from conftest import (
+    ANSWER_DEPENDENT_TESTS,
+    commit_all,
+    copy_template_working_tree,
+    git,
+    run_uv,
+)
 from copier.errors import UnsafeTemplateError
 
 V1, V2 = "v1", "v2"
@@ -321,6 +327,18 @@ def test_update_keeps_user_edits_and_applies_template_changes(
         project, "run", "--frozen", "python", "-c", PRINT_ASSET_KEYS, **dagster_env
     ).stdout.split()
     assert {"raw/binance_ohlcv", "raw/kraken_ohlcv"} <= set(asset_keys), asset_keys
-    tests = run_uv(project, "run", "--frozen", "pytest", "-v", "-p", "no:cacheprovider")
+    # What the answers and the update change, the user's test included; the storage tests do
+    # not depend on either and run on the defaults' render (test_generated_projects).
+    tests = run_uv(
+        project,
+        "run",
+        "--frozen",
+        "pytest",
+        "-v",
+        "-p",
+        "no:cacheprovider",
+        *ANSWER_DEPENDENT_TESTS,
+        timeout=1800,
+    )
     assert "test_whale_watch.py::test_whale_watch_counts_whales PASSED" in tests.stdout
     assert " skipped" not in tests.stdout.splitlines()[-1], tests.stdout[-3000:]
