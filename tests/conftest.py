@@ -178,23 +178,6 @@ SUITE_PART_GROUPS: dict[tuple[str, str], str] = {("defaults", "io-managers"): "d
 LONG_SINGLE_GROUPS = ("defaults-io", "bench", "update-slow", "skip_tasks")
 
 
-@pytest.fixture(autouse=True)
-def grouped_as_marked(request: pytest.FixtureRequest) -> None:
-    """Under `--dist loadgroup`, a grouped test carries its group in its node id (how
-    pytest-xdist sends a group to one worker); without it every worker renders every answer
-    set, and module fixtures start once per worker."""
-    if (
-        getattr(request.config.option, "loadgroup", False)
-        and request.node.get_closest_marker("xdist_group")
-        and "@" not in request.node.nodeid
-    ):
-        pytest.fail(
-            f"pytest-xdist did not group this test by its xdist_group under pytest "
-            f"{pytest.__version__} (pytest-dev/pytest-xdist#1386): install the pytest the "
-            "lock names (`uv sync --locked`)."
-        )
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def xdist_group(item: pytest.Item) -> str | None:
         marker = item.get_closest_marker("xdist_group")
